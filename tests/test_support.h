@@ -1,0 +1,59 @@
+// Paths and small helpers shared by the tests: the shared fixtures, a fresh
+// temporary folder per test, the expected values of the format fixtures, and
+// running a command (the CLI, the setup's Python) with its output captured.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace pg::test {
+
+inline std::filesystem::path shared_dir() { return PG_SHARED_DIR; }
+inline std::filesystem::path source_dir() { return PG_SOURCE_DIR; }
+inline std::filesystem::path fixture(const std::string& rel) { return shared_dir() / "data" / "format_fixtures" / rel; }
+inline std::filesystem::path dataset(const std::string& rel) { return shared_dir() / "data" / rel; }
+inline std::string python() { return PG_PYTHON; }
+inline std::string cli() { return PG_CLI; }
+
+// A fresh, empty folder named after the running test.
+inline std::filesystem::path temp_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::filesystem::path dir = std::filesystem::path(PG_TEST_TMP) / (std::string(info->test_suite_name()) + "." + info->name());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// expected_values.json of the format fixtures, keyed by fixture path.
+inline const nlohmann::json& expected_values() {
+  static const nlohmann::json j = [] {
+    std::ifstream in(fixture("expected_values.json"));
+    return nlohmann::json::parse(in);
+  }();
+  return j;
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+inline CommandResult run_command(const std::string& command) {
+  CommandResult r;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf{};
+  size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+}  // namespace pg::test
