@@ -14,17 +14,30 @@
 
 namespace pg::test {
 
-inline std::filesystem::path shared_dir() { return PG_SHARED_DIR; }
-inline std::filesystem::path source_dir() { return PG_SOURCE_DIR; }
-inline std::filesystem::path fixture(const std::string& rel) { return shared_dir() / "data" / "format_fixtures" / rel; }
-inline std::filesystem::path dataset(const std::string& rel) { return shared_dir() / "data" / rel; }
-inline std::string python() { return PG_PYTHON; }
-inline std::string cli() { return PG_CLI; }
+inline std::filesystem::path shared_dir() {
+  return PG_SHARED_DIR;
+}
+inline std::filesystem::path source_dir() {
+  return PG_SOURCE_DIR;
+}
+inline std::filesystem::path fixture(const std::string& rel) {
+  return shared_dir() / "data" / "format_fixtures" / rel;
+}
+inline std::filesystem::path dataset(const std::string& rel) {
+  return shared_dir() / "data" / rel;
+}
+inline std::string python() {
+  return PG_PYTHON;
+}
+inline std::string cli() {
+  return PG_CLI;
+}
 
 // A fresh, empty folder named after the running test.
 inline std::filesystem::path temp_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::filesystem::path dir = std::filesystem::path(PG_TEST_TMP) / (std::string(info->test_suite_name()) + "." + info->name());
+  std::filesystem::path dir =
+      std::filesystem::path(PG_TEST_TMP) / (std::string(info->test_suite_name()) + "." + info->name());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

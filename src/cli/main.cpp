@@ -2,4 +2,6 @@
 
 #include "core/version.h"
 
-int main() { std::cout << "perturbgen " << PERTURBGEN_VERSION << "\n"; }
+int main() {
+  std::cout << "perturbgen " << PERTURBGEN_VERSION << "\n";
+}

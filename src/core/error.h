@@ -20,8 +20,7 @@ class Error : public std::runtime_error {
   const std::string& problem() const { return problem_; }
 
  private:
-  static std::string format(const std::string& file, const std::string& element,
-                            const std::string& problem) {
+  static std::string format(const std::string& file, const std::string& element, const std::string& problem) {
     std::string out = file.empty() ? std::string("<input>") : file;
     if (!element.empty()) out += ": " + element;
     out += ": " + problem;

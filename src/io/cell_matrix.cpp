@@ -19,11 +19,16 @@ float CsrMatrix::at(int64_t row, int64_t col) const {
 
 size_t Column::size() const {
   switch (type) {
-    case ColumnType::String: return strings.size();
-    case ColumnType::Categorical: return codes.size();
-    case ColumnType::Float: return floats.size();
-    case ColumnType::Int: return ints.size();
-    case ColumnType::Bool: return bools.size();
+    case ColumnType::String:
+      return strings.size();
+    case ColumnType::Categorical:
+      return codes.size();
+    case ColumnType::Float:
+      return floats.size();
+    case ColumnType::Int:
+      return ints.size();
+    case ColumnType::Bool:
+      return bools.size();
   }
   return 0;
 }
@@ -38,16 +43,20 @@ bool Column::is_missing(size_t i) const {
 std::string Column::text(size_t i) const {
   if (is_missing(i)) return "NA";
   switch (type) {
-    case ColumnType::String: return strings[i];
-    case ColumnType::Categorical: return categories[static_cast<size_t>(codes[i])];
+    case ColumnType::String:
+      return strings[i];
+    case ColumnType::Categorical:
+      return categories[static_cast<size_t>(codes[i])];
     case ColumnType::Float: {
       std::ostringstream s;
       s.precision(17);
       s << floats[i];
       return s.str();
     }
-    case ColumnType::Int: return std::to_string(ints[i]);
-    case ColumnType::Bool: return bools[i] ? "True" : "False";
+    case ColumnType::Int:
+      return std::to_string(ints[i]);
+    case ColumnType::Bool:
+      return bools[i] ? "True" : "False";
   }
   return "";
 }

@@ -16,8 +16,8 @@ namespace pg::io {
 // How a matrix was stored in its file, for `perturbgen info` and for writers
 // that want to keep the user's dtype (e.g. integer counts).
 struct StorageInfo {
-  std::string layout;  // "csr", "csc", "dense"
-  std::string dtype;   // numpy-style name of the stored values: "float32", "int64", ...
+  std::string layout;       // "csr", "csc", "dense"
+  std::string dtype;        // numpy-style name of the stored values: "float32", "int64", ...
   std::string index_dtype;  // of indices/indptr for sparse layouts, else empty
 };
 
@@ -84,15 +84,15 @@ struct DataFrame {
 };
 
 struct CellMatrix {
-  CsrMatrix X;                               // cells x genes
-  bool has_x = true;                         // false for files without X (anndata allows it)
-  DataFrame obs;                             // one row per cell
-  DataFrame var;                             // one row per gene
-  std::map<std::string, CsrMatrix> layers;   // same shape as X
-  std::map<std::string, DenseMatrix> obsm;   // n_cells rows
-  std::map<std::string, DenseMatrix> varm;   // n_genes rows
+  CsrMatrix X;                                    // cells x genes
+  bool has_x = true;                              // false for files without X (anndata allows it)
+  DataFrame obs;                                  // one row per cell
+  DataFrame var;                                  // one row per gene
+  std::map<std::string, CsrMatrix> layers;        // same shape as X
+  std::map<std::string, DenseMatrix> obsm;        // n_cells rows
+  std::map<std::string, DenseMatrix> varm;        // n_genes rows
   nlohmann::json uns = nlohmann::json::object();  // strings, scalars, small arrays, nested dicts
-  std::vector<std::string> skipped;          // elements present in the file but not loaded, with why
+  std::vector<std::string> skipped;               // elements present in the file but not loaded, with why
 
   int64_t n_cells() const { return static_cast<int64_t>(obs.n_rows()); }
   int64_t n_genes() const { return static_cast<int64_t>(var.n_rows()); }

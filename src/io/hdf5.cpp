@@ -37,25 +37,45 @@ std::string hdf5_message() {
 template <typename T>
 hid_t native_type();
 template <>
-hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+hid_t native_type<float>() {
+  return H5T_NATIVE_FLOAT;
+}
 template <>
-hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+hid_t native_type<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
 template <>
-hid_t native_type<int8_t>() { return H5T_NATIVE_INT8; }
+hid_t native_type<int8_t>() {
+  return H5T_NATIVE_INT8;
+}
 template <>
-hid_t native_type<uint8_t>() { return H5T_NATIVE_UINT8; }
+hid_t native_type<uint8_t>() {
+  return H5T_NATIVE_UINT8;
+}
 template <>
-hid_t native_type<int16_t>() { return H5T_NATIVE_INT16; }
+hid_t native_type<int16_t>() {
+  return H5T_NATIVE_INT16;
+}
 template <>
-hid_t native_type<uint16_t>() { return H5T_NATIVE_UINT16; }
+hid_t native_type<uint16_t>() {
+  return H5T_NATIVE_UINT16;
+}
 template <>
-hid_t native_type<int32_t>() { return H5T_NATIVE_INT32; }
+hid_t native_type<int32_t>() {
+  return H5T_NATIVE_INT32;
+}
 template <>
-hid_t native_type<uint32_t>() { return H5T_NATIVE_UINT32; }
+hid_t native_type<uint32_t>() {
+  return H5T_NATIVE_UINT32;
+}
 template <>
-hid_t native_type<int64_t>() { return H5T_NATIVE_INT64; }
+hid_t native_type<int64_t>() {
+  return H5T_NATIVE_INT64;
+}
 template <>
-hid_t native_type<uint64_t>() { return H5T_NATIVE_UINT64; }
+hid_t native_type<uint64_t>() {
+  return H5T_NATIVE_UINT64;
+}
 
 std::string dtype_name(hid_t type) {
   const H5T_class_t cls = H5Tget_class(type);
@@ -63,8 +83,10 @@ std::string dtype_name(hid_t type) {
   switch (cls) {
     case H5T_INTEGER:
       return std::string(H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(size * 8);
-    case H5T_FLOAT: return "float" + std::to_string(size * 8);
-    case H5T_STRING: return "str";
+    case H5T_FLOAT:
+      return "float" + std::to_string(size * 8);
+    case H5T_STRING:
+      return "str";
     case H5T_ENUM: {
       // h5py stores numpy bools as an int8 enum {FALSE, TRUE}.
       if (H5Tget_nmembers(type) == 2) {
@@ -75,9 +97,12 @@ std::string dtype_name(hid_t type) {
       }
       return "enum";
     }
-    case H5T_COMPOUND: return "compound";
-    case H5T_REFERENCE: return "reference";
-    default: return "other";
+    case H5T_COMPOUND:
+      return "compound";
+    case H5T_REFERENCE:
+      return "reference";
+    default:
+      return "other";
   }
 }
 
@@ -170,14 +195,30 @@ std::vector<std::string> read_string_values(hid_t obj, hid_t file_type, size_t n
 void Handle::reset() {
   if (id_ < 0) return;
   switch (H5Iget_type(id_)) {
-    case H5I_FILE: H5Fclose(id_); break;
-    case H5I_GROUP: H5Gclose(id_); break;
-    case H5I_DATASET: H5Dclose(id_); break;
-    case H5I_ATTR: H5Aclose(id_); break;
-    case H5I_DATATYPE: H5Tclose(id_); break;
-    case H5I_DATASPACE: H5Sclose(id_); break;
-    case H5I_GENPROP_LST: H5Pclose(id_); break;
-    default: H5Idec_ref(id_); break;
+    case H5I_FILE:
+      H5Fclose(id_);
+      break;
+    case H5I_GROUP:
+      H5Gclose(id_);
+      break;
+    case H5I_DATASET:
+      H5Dclose(id_);
+      break;
+    case H5I_ATTR:
+      H5Aclose(id_);
+      break;
+    case H5I_DATATYPE:
+      H5Tclose(id_);
+      break;
+    case H5I_DATASPACE:
+      H5Sclose(id_);
+      break;
+    case H5I_GENPROP_LST:
+      H5Pclose(id_);
+      break;
+    default:
+      H5Idec_ref(id_);
+      break;
   }
   id_ = H5I_INVALID_HID;
 }
@@ -235,7 +276,9 @@ std::string object_path(hid_t obj) {
   return s;
 }
 
-void fail(hid_t obj, const std::string& problem) { throw Error(file_name(obj), object_path(obj), problem); }
+void fail(hid_t obj, const std::string& problem) {
+  throw Error(file_name(obj), object_path(obj), problem);
+}
 
 void fail(hid_t loc, const std::string& name, const std::string& problem) {
   std::string base = object_path(loc);
@@ -265,8 +308,12 @@ Kind kind(hid_t loc, const std::string& path) {
   return Kind::Other;
 }
 
-bool is_group(hid_t loc, const std::string& path) { return kind(loc, path) == Kind::Group; }
-bool is_dataset(hid_t loc, const std::string& path) { return kind(loc, path) == Kind::Dataset; }
+bool is_group(hid_t loc, const std::string& path) {
+  return kind(loc, path) == Kind::Group;
+}
+bool is_dataset(hid_t loc, const std::string& path) {
+  return kind(loc, path) == Kind::Dataset;
+}
 
 std::vector<std::string> children(hid_t group) {
   std::vector<std::string> names;
@@ -391,12 +438,17 @@ std::vector<std::string> attr_strings(hid_t obj, const std::string& name) {
 
 std::string attr_string(hid_t obj, const std::string& name) {
   auto v = attr_strings(obj, name);
-  if (v.size() != 1) fail(obj, "attribute '" + name + "' has " + std::to_string(v.size()) + " strings, expected 1");
+  if (v.size() != 1)
+    fail(obj, "attribute '" + name + "' has " + std::to_string(v.size()) + " strings, expected 1");
   return v[0];
 }
 
-std::vector<int64_t> attr_ints(hid_t obj, const std::string& name) { return attr_numbers<int64_t>(obj, name); }
-std::vector<double> attr_doubles(hid_t obj, const std::string& name) { return attr_numbers<double>(obj, name); }
+std::vector<int64_t> attr_ints(hid_t obj, const std::string& name) {
+  return attr_numbers<int64_t>(obj, name);
+}
+std::vector<double> attr_doubles(hid_t obj, const std::string& name) {
+  return attr_numbers<double>(obj, name);
+}
 
 bool attr_bool(hid_t obj, const std::string& name) {
   auto v = attr_numbers<int64_t>(obj, name);
@@ -642,8 +694,8 @@ Handle bool_enum() {
 }  // namespace
 
 template <typename T>
-Handle write(hid_t loc, const std::string& name, const std::vector<T>& data, const std::vector<int64_t>& shape,
-             WriteOptions opt) {
+Handle write(hid_t loc, const std::string& name, const std::vector<T>& data,
+             const std::vector<int64_t>& shape, WriteOptions opt) {
   size_t n = 1;
   for (int64_t d : shape) n *= static_cast<size_t>(d);
   if (n != data.size()) fail(loc, name, "internal: shape does not match data size");
@@ -672,7 +724,8 @@ Handle write_bools(hid_t loc, const std::string& name, const std::vector<uint8_t
 
 Handle write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& data) {
   Handle type = vlen_utf8();
-  Handle ds = make_dataset(loc, name, type, {static_cast<int64_t>(data.size())}, data.size(), 16, WriteOptions{});
+  Handle ds =
+      make_dataset(loc, name, type, {static_cast<int64_t>(data.size())}, data.size(), 16, WriteOptions{});
   std::vector<const char*> ptrs(data.size());
   for (size_t i = 0; i < data.size(); ++i) ptrs[i] = data[i].c_str();
   if (!ptrs.empty() && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0) {
@@ -688,8 +741,10 @@ Handle write_fixed_strings(hid_t loc, const std::string& name, const std::vector
   H5Tset_size(type, width);
   H5Tset_strpad(type, H5T_STR_NULLPAD);
   std::vector<char> buf(data.size() * width, '\0');
-  for (size_t i = 0; i < data.size(); ++i) std::memcpy(buf.data() + i * width, data[i].data(), data[i].size());
-  Handle ds = make_dataset(loc, name, type, {static_cast<int64_t>(data.size())}, data.size(), width, WriteOptions{});
+  for (size_t i = 0; i < data.size(); ++i)
+    std::memcpy(buf.data() + i * width, data[i].data(), data[i].size());
+  Handle ds =
+      make_dataset(loc, name, type, {static_cast<int64_t>(data.size())}, data.size(), width, WriteOptions{});
   if (!buf.empty() && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) {
     fail(loc, name, "cannot write strings: " + hdf5_message());
   }
@@ -762,11 +817,11 @@ void set_encoding(hid_t obj, const std::string& type, const std::string& version
   set_attr(obj, "encoding-version", version);
 }
 
-#define PG_H5_INSTANTIATE(T)                                                                                  \
-  template std::vector<T> read<T>(hid_t, std::optional<std::pair<int64_t, int64_t>>);                        \
-  template std::vector<T> read_field<T>(hid_t, const std::string&);                                          \
-  template Handle write<T>(hid_t, const std::string&, const std::vector<T>&, const std::vector<int64_t>&,   \
-                           WriteOptions);                                                                     \
+#define PG_H5_INSTANTIATE(T)                                                                              \
+  template std::vector<T> read<T>(hid_t, std::optional<std::pair<int64_t, int64_t>>);                     \
+  template std::vector<T> read_field<T>(hid_t, const std::string&);                                       \
+  template Handle write<T>(hid_t, const std::string&, const std::vector<T>&, const std::vector<int64_t>&, \
+                           WriteOptions);                                                                 \
   template Handle write_scalar<T>(hid_t, const std::string&, T);
 PG_H5_INSTANTIATE(float)
 PG_H5_INSTANTIATE(double)

@@ -122,10 +122,11 @@ struct WriteOptions {
 };
 // Writes a 1-D or 2-D dataset (shape given; product must equal data.size()).
 template <typename T>
-Handle write(hid_t loc, const std::string& name, const std::vector<T>& data, const std::vector<int64_t>& shape,
-             WriteOptions opt = {});
+Handle write(hid_t loc, const std::string& name, const std::vector<T>& data,
+             const std::vector<int64_t>& shape, WriteOptions opt = {});
 // Booleans as h5py does (enum of int8 FALSE/TRUE), so numpy reads dtype bool.
-Handle write_bools(hid_t loc, const std::string& name, const std::vector<uint8_t>& data, WriteOptions opt = {});
+Handle write_bools(hid_t loc, const std::string& name, const std::vector<uint8_t>& data,
+                   WriteOptions opt = {});
 // Variable-length UTF-8 strings (what h5py and anndata write).
 Handle write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& data);
 // Fixed-length ASCII strings padded with NULs (10x HDF5 and loom 2 style).

@@ -24,10 +24,12 @@ std::string check_device(const std::string& device) {
   try {
     const torch::Device d(device);
     if (d.is_cuda()) {
-      if (!torch::cuda::is_available()) throw Error("", "--device", "'" + device + "' requested but no CUDA device is available");
+      if (!torch::cuda::is_available())
+        throw Error("", "--device", "'" + device + "' requested but no CUDA device is available");
       if (d.has_index() && d.index() >= static_cast<int>(torch::cuda::device_count())) {
-        throw Error("", "--device", "'" + device + "': only " + std::to_string(torch::cuda::device_count()) +
-                                        " CUDA device(s) present");
+        throw Error("", "--device",
+                    "'" + device + "': only " + std::to_string(torch::cuda::device_count()) +
+                        " CUDA device(s) present");
       }
     }
     return d.str();
