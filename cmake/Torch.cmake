@@ -30,6 +30,11 @@ target_include_directories(perturbgen_torch SYSTEM INTERFACE ${TORCH_ROOT}/inclu
 target_compile_definitions(perturbgen_torch INTERFACE _GLIBCXX_USE_CXX11_ABI=${_torch_abi})
 target_link_libraries(perturbgen_torch INTERFACE ${TORCH_ROOT}/lib/libtorch.so ${TORCH_ROOT}/lib/libtorch_cpu.so
                                                  ${TORCH_ROOT}/lib/libc10.so)
+# The wheel's libraries export copies of libstdc++'s std::filesystem (from the
+# manylinux toolchain's libstdc++_nonshared.a) that crash when called from our
+# code. Make the system libstdc++ the first library every binary needs, so the
+# dynamic linker binds those symbols to it.
+add_link_options(LINKER:--push-state,--no-as-needed -lstdc++ LINKER:--pop-state)
 # Executables find libtorch (and, through its RPATH, the CUDA runtime) at run time.
 set(CMAKE_BUILD_RPATH ${TORCH_ROOT}/lib)
 set(CMAKE_INSTALL_RPATH ${TORCH_ROOT}/lib)

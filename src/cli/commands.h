@@ -1,0 +1,13 @@
+// Each CLI command registers itself on the app: it parses its options, calls
+// one library function and prints a summary. Errors are thrown as pg::Error
+// and printed by main() as one line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace pg::cli {
+
+void add_info(CLI::App& app);
+void add_convert(CLI::App& app);
+
+}  // namespace pg::cli
