@@ -19,12 +19,12 @@ test: setup
 
 # Address and UB sanitizers over the whole suite (separate build folder).
 asan:
-	@BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DPERTURBGEN_SANITIZE=ON -DPERTURBGEN_WITH_TORCH=OFF" scripts/setup
+	@BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DPERTURBGEN_SANITIZE=ON -DPERTURBGEN_WITH_TORCH=OFF -DPERTURBGEN_FUZZ_SMOKE=OFF" scripts/setup
 	cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2
 
 # libFuzzer targets (clang); long runs: see README.
 fuzz:
-	@BUILD_DIR=build-fuzz CMAKE_ARGS="-DPERTURBGEN_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DPERTURBGEN_BUILD_TESTS=OFF" scripts/setup
+	@BUILD_DIR=build-fuzz CMAKE_ARGS="-DPERTURBGEN_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DPERTURBGEN_BUILD_TESTS=OFF -DPERTURBGEN_WITH_TORCH=OFF" scripts/setup
 
 bench: setup
 	@scripts/bench $(BUILD_DIR)

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "io/lzf_filter.h"
 
 namespace pg::io::h5 {
 
@@ -148,8 +149,8 @@ void check_filters(hid_t dataset) {
   const auto missing = missing_filters(dataset);
   if (!missing.empty()) {
     fail(dataset, "compression filter " + missing.front() +
-                      " is not available to this HDF5 (install the Debian package hdf5-plugin-lzf / "
-                      "hdf5-filter-plugin, or set HDF5_PLUGIN_PATH)");
+                      " is not available to this HDF5 (install the Debian package hdf5-filter-plugin, "
+                      "or point HDF5_PLUGIN_PATH at a folder holding the filter plugin)");
   }
 }
 
@@ -234,6 +235,7 @@ void init() {
       std::error_code ec;
       if (std::filesystem::is_directory(dir, ec)) H5PLappend(dir);
     }
+    register_lzf_filter();  // Debian's LZF plugin cannot be loaded; see lzf_filter.h
   });
 }
 
@@ -529,6 +531,36 @@ std::vector<std::string> read_strings(hid_t dataset, std::optional<std::pair<int
   });
 }
 
+template <typename T>
+std::vector<T> read_block(hid_t dataset, std::pair<int64_t, int64_t> rows, std::pair<int64_t, int64_t> cols) {
+  check_filters(dataset);
+  Handle type(H5Dget_type(dataset));
+  const H5T_class_t cls = H5Tget_class(type);
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail(dataset, "holds " + dtype_name(type) + ", expected numbers");
+  Handle file_space(H5Dget_space(dataset));
+  if (H5Sget_simple_extent_ndims(file_space) != 2) fail(dataset, "expected a 2-D dataset");
+  hsize_t dims[2] = {0, 0};
+  H5Sget_simple_extent_dims(file_space, dims, nullptr);
+  auto outside = [](std::pair<int64_t, int64_t> r, hsize_t n) {
+    return r.first < 0 || r.second < r.first || static_cast<hsize_t>(r.second) > n;
+  };
+  if (outside(rows, dims[0]) || outside(cols, dims[1])) {
+    fail(dataset, "block rows [" + std::to_string(rows.first) + ", " + std::to_string(rows.second) + ") x columns [" +
+                      std::to_string(cols.first) + ", " + std::to_string(cols.second) + ") outside " +
+                      std::to_string(dims[0]) + " x " + std::to_string(dims[1]));
+  }
+  hsize_t start[2] = {static_cast<hsize_t>(rows.first), static_cast<hsize_t>(cols.first)};
+  hsize_t count[2] = {static_cast<hsize_t>(rows.second - rows.first), static_cast<hsize_t>(cols.second - cols.first)};
+  std::vector<T> out(static_cast<size_t>(count[0] * count[1]));
+  if (out.empty()) return out;
+  H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+  Handle mem(H5Screate_simple(2, count, nullptr));
+  if (H5Dread(dataset, native_type<T>(), mem, file_space, H5P_DEFAULT, out.data()) < 0) {
+    fail(dataset, "cannot read data: " + hdf5_message());
+  }
+  return out;
+}
+
 std::vector<std::string> compound_fields(hid_t dataset) {
   Handle type(H5Dget_type(dataset));
   if (H5Tget_class(type) != H5T_COMPOUND) return {};
@@ -759,6 +791,43 @@ Handle write_scalar_string(hid_t loc, const std::string& name, const std::string
   return ds;
 }
 
+template <typename T>
+Handle create_2d(hid_t loc, const std::string& name, int64_t rows, int64_t cols, std::pair<int64_t, int64_t> chunk) {
+  hsize_t dims[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)};
+  Handle space(H5Screate_simple(2, dims, nullptr));
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  if (rows > 0 && cols > 0) {
+    hsize_t c[2] = {static_cast<hsize_t>(std::clamp<int64_t>(chunk.first, 1, rows)),
+                    static_cast<hsize_t>(std::clamp<int64_t>(chunk.second, 1, cols))};
+    H5Pset_chunk(dcpl, 2, c);
+    H5Pset_shuffle(dcpl);
+    H5Pset_deflate(dcpl, 4);
+  }
+  hid_t id = H5Dcreate2(loc, name.c_str(), file_type_for<T>(), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (id < 0) fail(loc, name, "cannot create dataset: " + hdf5_message());
+  return Handle(id);
+}
+
+template <typename T>
+void write_rows(hid_t dataset, int64_t begin, const std::vector<T>& data) {
+  Handle space(H5Dget_space(dataset));
+  if (H5Sget_simple_extent_ndims(space) != 2) fail(dataset, "internal: write_rows needs a 2-D dataset");
+  hsize_t dims[2] = {0, 0};
+  H5Sget_simple_extent_dims(space, dims, nullptr);
+  if (dims[1] == 0 || data.empty()) return;
+  const hsize_t n = data.size() / dims[1];
+  if (data.size() % dims[1] != 0 || begin < 0 || static_cast<hsize_t>(begin) + n > dims[0]) {
+    fail(dataset, "internal: row block does not fit the dataset");
+  }
+  hsize_t start[2] = {static_cast<hsize_t>(begin), 0};
+  hsize_t count[2] = {n, dims[1]};
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+  Handle mem(H5Screate_simple(2, count, nullptr));
+  if (H5Dwrite(dataset, native_type<T>(), mem, space, H5P_DEFAULT, data.data()) < 0) {
+    fail(dataset, "cannot write dataset: " + hdf5_message());
+  }
+}
+
 namespace {
 
 void write_attr(hid_t obj, const std::string& name, hid_t type, hid_t space, const void* buf) {
@@ -805,6 +874,11 @@ void set_attr(hid_t obj, const std::string& name, const std::vector<int64_t>& va
   }
 }
 
+void set_attr_int(hid_t obj, const std::string& name, int64_t value) {
+  Handle space(H5Screate(H5S_SCALAR));
+  write_attr(obj, name, H5T_STD_I64LE, space, &value);
+}
+
 void set_attr_bool(hid_t obj, const std::string& name, bool value) {
   Handle type = bool_enum();
   Handle space(H5Screate(H5S_SCALAR));
@@ -822,7 +896,10 @@ void set_encoding(hid_t obj, const std::string& type, const std::string& version
   template std::vector<T> read_field<T>(hid_t, const std::string&);                                       \
   template Handle write<T>(hid_t, const std::string&, const std::vector<T>&, const std::vector<int64_t>&, \
                            WriteOptions);                                                                 \
-  template Handle write_scalar<T>(hid_t, const std::string&, T);
+  template Handle write_scalar<T>(hid_t, const std::string&, T);                                        \
+  template std::vector<T> read_block<T>(hid_t, std::pair<int64_t, int64_t>, std::pair<int64_t, int64_t>); \
+  template Handle create_2d<T>(hid_t, const std::string&, int64_t, int64_t, std::pair<int64_t, int64_t>); \
+  template void write_rows<T>(hid_t, int64_t, const std::vector<T>&);
 PG_H5_INSTANTIATE(float)
 PG_H5_INSTANTIATE(double)
 PG_H5_INSTANTIATE(int8_t)

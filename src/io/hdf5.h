@@ -103,6 +103,10 @@ template <typename T>
 std::vector<T> read(hid_t dataset, std::optional<std::pair<int64_t, int64_t>> rows = std::nullopt);
 std::vector<std::string> read_strings(hid_t dataset,
                                       std::optional<std::pair<int64_t, int64_t>> rows = std::nullopt);
+// The block rows [r0, r1) x columns [c0, c1) of a 2-D dataset, row-major
+// (loom stores genes x cells, so a cell range is a column range).
+template <typename T>
+std::vector<T> read_block(hid_t dataset, std::pair<int64_t, int64_t> rows, std::pair<int64_t, int64_t> cols);
 
 // Compound (record) datasets of old anndata files: field names, and one field.
 std::vector<std::string> compound_fields(hid_t dataset);
@@ -132,12 +136,20 @@ Handle write_strings(hid_t loc, const std::string& name, const std::vector<std::
 // Fixed-length ASCII strings padded with NULs (10x HDF5 and loom 2 style).
 Handle write_fixed_strings(hid_t loc, const std::string& name, const std::vector<std::string>& data);
 Handle write_scalar_string(hid_t loc, const std::string& name, const std::string& value);
+// An empty 2-D dataset of T, chunked as `chunk` and gzip-compressed, to be
+// filled strip by strip with write_rows (dense matrices too big to build whole).
+template <typename T>
+Handle create_2d(hid_t loc, const std::string& name, int64_t rows, int64_t cols, std::pair<int64_t, int64_t> chunk);
+// Writes rows [begin, begin + data.size() / cols) of a 2-D dataset.
+template <typename T>
+void write_rows(hid_t dataset, int64_t begin, const std::vector<T>& data);
 template <typename T>
 Handle write_scalar(hid_t loc, const std::string& name, T value);
 
 void set_attr(hid_t obj, const std::string& name, const std::string& value);  // scalar vlen UTF-8
 void set_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values);
 void set_attr(hid_t obj, const std::string& name, const std::vector<int64_t>& values);
+void set_attr_int(hid_t obj, const std::string& name, int64_t value);  // scalar int64
 void set_attr_bool(hid_t obj, const std::string& name, bool value);
 // encoding-type and encoding-version, as every anndata >= 0.8 element carries.
 void set_encoding(hid_t obj, const std::string& type, const std::string& version);
