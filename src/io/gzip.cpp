@@ -72,7 +72,8 @@ std::string gunzip(const std::string& in, const std::string& path) {
       zs.avail_in = static_cast<uInt>(chunk);
       consumed += chunk;
     }
-    if (out.size() - produced < (1u << 16)) out.resize(std::max<size_t>(out.size() * 2, produced + (1u << 20)));
+    if (out.size() - produced < (1u << 16))
+      out.resize(std::max<size_t>(out.size() * 2, produced + (1u << 20)));
     const size_t room = std::min<size_t>(out.size() - produced, 1u << 30);
     zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
     zs.avail_out = static_cast<uInt>(room);
@@ -139,7 +140,8 @@ void write_gzip(const std::string& path, std::string_view data, int level) {
     }
     if (rc == Z_STREAM_END) break;
   } while (true);
-  if (std::fclose(f.release()) != 0) throw Error(path, "", std::string("write error: ") + std::strerror(errno));
+  if (std::fclose(f.release()) != 0)
+    throw Error(path, "", std::string("write error: ") + std::strerror(errno));
 }
 
 void write_text(const std::string& path, std::string_view data) {
@@ -147,7 +149,8 @@ void write_text(const std::string& path, std::string_view data) {
   if (!data.empty() && std::fwrite(data.data(), 1, data.size(), f.get()) != data.size()) {
     throw Error(path, "", std::string("write error: ") + std::strerror(errno));
   }
-  if (std::fclose(f.release()) != 0) throw Error(path, "", std::string("write error: ") + std::strerror(errno));
+  if (std::fclose(f.release()) != 0)
+    throw Error(path, "", std::string("write error: ") + std::strerror(errno));
 }
 
 }  // namespace pg::io

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <limits>
+#include <optional>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -19,10 +21,10 @@ namespace pg::io {
 namespace {
 
 // Where loom writers put the cell and gene names, most specific first.
-const std::vector<std::string> kCellIndex = {"CellID", "obs_names", "cell_id", "cell_ids", "CellId", "barcode",
-                                             "barcodes"};
-const std::vector<std::string> kGeneIndex = {"Accession", "ensembl_id", "gene_ids", "gene_id", "Gene",
-                                             "gene",      "var_names",  "gene_symbols"};
+const std::vector<std::string> kCellIndex = {"CellID", "obs_names", "cell_id", "cell_ids",
+                                             "CellId", "barcode",   "barcodes"};
+const std::vector<std::string> kGeneIndex = {"Accession", "ensembl_id", "gene_ids",  "gene_id",
+                                             "Gene",      "gene",       "var_names", "gene_symbols"};
 // Format bookkeeping, not user metadata: not carried into uns.
 bool is_format_attr(const std::string& name) {
   return name == "LOOM_SPEC_VERSION" || name == "CreationDate" || name == "last_modified";
@@ -77,9 +79,11 @@ std::optional<Column> read_column(hid_t ds, const std::string& name, std::pair<i
   return c;
 }
 
-// /row_attrs or /col_attrs into a DataFrame (1-D) and a dense map (2-D, loompy's multidimensional attributes).
-void read_attrs(CellMatrix& m, hid_t file, const std::string& group, int64_t n, std::pair<int64_t, int64_t> rows,
-                const std::vector<std::string>& index_names, DataFrame& df, std::map<std::string, DenseMatrix>* dense) {
+// /row_attrs or /col_attrs into a DataFrame (1-D) and a dense map (2-D, loompy's multidimensional
+// attributes).
+void read_attrs(CellMatrix& m, hid_t file, const std::string& group, int64_t n,
+                std::pair<int64_t, int64_t> rows, const std::vector<std::string>& index_names, DataFrame& df,
+                std::map<std::string, DenseMatrix>* dense) {
   const int64_t n_sel = rows.second - rows.first;
   df.index.clear();
   if (h5::kind(file, group) == h5::Kind::Group) {
@@ -183,25 +187,30 @@ CellMatrix read_loom(const std::string& path, const ReadOptions& opt) {
     rows = *opt.rows;
     if (rows.first < 0 || rows.second < rows.first || rows.second > n_cells) {
       throw Error(path, "rows",
-                  "cell range [" + std::to_string(rows.first) + ", " + std::to_string(rows.second) + ") outside 0.." +
-                      std::to_string(n_cells));
+                  "cell range [" + std::to_string(rows.first) + ", " + std::to_string(rows.second) +
+                      ") outside 0.." + std::to_string(n_cells));
     }
   }
 
   CellMatrix m;
   read_attrs(m, file, "col_attrs", n_cells, rows, kCellIndex, m.obs, opt.load_obsm ? &m.obsm : nullptr);
-  read_attrs(m, file, "row_attrs", n_genes, {0, n_genes}, kGeneIndex, m.var, opt.load_varm ? &m.varm : nullptr);
+  read_attrs(m, file, "row_attrs", n_genes, {0, n_genes}, kGeneIndex, m.var,
+             opt.load_varm ? &m.varm : nullptr);
 
   if (opt.load_x) {
     m.X = read_dense(matrix, n_genes, rows.first, rows.second);
     validate(m.X, path, "/matrix");
-  } else {
-    m.has_x = false;
+  } else {  // shape and storage only: an X of empty rows, as the h5ad reader gives
+    m.X.n_rows = rows.second - rows.first;
+    m.X.n_cols = n_genes;
+    m.X.indptr.assign(static_cast<size_t>(m.X.n_rows) + 1, 0);
+    m.X.storage = {"dense", info.dtype, ""};
   }
   if (h5::kind(file, "layers") == h5::Kind::Group) {
     h5::Handle layers = h5::open_group(file, "layers");
     for (const auto& name : h5::children(layers)) {
-      if (opt.layers && std::find(opt.layers->begin(), opt.layers->end(), name) == opt.layers->end()) continue;
+      if (opt.layers && std::find(opt.layers->begin(), opt.layers->end(), name) == opt.layers->end())
+        continue;
       if (!h5::is_dataset(layers, name)) {
         m.skipped.push_back("/layers/" + name + ": not a dataset");
         continue;
@@ -234,8 +243,8 @@ void write_dense_as(hid_t loc, const std::string& name, const CsrMatrix& genes_b
     const int64_t g1 = std::min(n_genes, g0 + strip);
     std::vector<T> block(static_cast<size_t>((g1 - g0) * n_cells), T{0});
     for (int64_t i = g0; i < g1; ++i) {
-      for (int64_t k = genes_by_cells.indptr[static_cast<size_t>(i)]; k < genes_by_cells.indptr[static_cast<size_t>(i) + 1];
-           ++k) {
+      for (int64_t k = genes_by_cells.indptr[static_cast<size_t>(i)];
+           k < genes_by_cells.indptr[static_cast<size_t>(i) + 1]; ++k) {
         const float v = genes_by_cells.data[static_cast<size_t>(k)];
         block[static_cast<size_t>((i - g0) * n_cells + genes_by_cells.indices[static_cast<size_t>(k)])] =
             std::is_integral_v<T> ? static_cast<T>(std::lround(v)) : static_cast<T>(v);
@@ -283,8 +292,7 @@ void write_column(hid_t g, const Column& c) {
   }
   if (c.type == ColumnType::Int) {  // loom has no nullable integers: NaN marks the missing ones
     std::vector<double> v(n);
-    for (size_t i = 0; i < n; ++i)
-      v[i] = c.is_missing(i) ? std::nan("") : static_cast<double>(c.ints[i]);
+    for (size_t i = 0; i < n; ++i) v[i] = c.is_missing(i) ? std::nan("") : static_cast<double>(c.ints[i]);
     h5::write<double>(g, c.name, v, {static_cast<int64_t>(n)});
     return;
   }
@@ -323,7 +331,8 @@ void write_attrs(hid_t file, const std::string& group, const DataFrame& df,
   }
   for (const auto& [name, d] : dense) {
     if (name.find('/') != std::string::npos || df.find(name) != nullptr || name == index_name) {
-      throw Error(path, "/" + group + "/" + name, "name clashes with a column or is not a valid attribute name");
+      throw Error(path, "/" + group + "/" + name,
+                  "name clashes with a column or is not a valid attribute name");
     }
     h5::write<double>(g, name, d.values, {d.n_rows, d.n_cols});
   }
@@ -345,8 +354,9 @@ void write_loom(const CellMatrix& m, const std::string& path) {
   if (!m.has_x) throw Error(path, "X", "the data has no X matrix; a loom file needs /matrix");
   if (m.X.n_rows != m.n_cells() || m.X.n_cols != m.n_genes()) {
     throw Error(path, "X",
-                "matrix is " + std::to_string(m.X.n_rows) + " x " + std::to_string(m.X.n_cols) + " but there are " +
-                    std::to_string(m.n_cells()) + " cells and " + std::to_string(m.n_genes()) + " genes");
+                "matrix is " + std::to_string(m.X.n_rows) + " x " + std::to_string(m.X.n_cols) +
+                    " but there are " + std::to_string(m.n_cells()) + " cells and " +
+                    std::to_string(m.n_genes()) + " genes");
   }
   for (const auto& [name, layer] : m.layers) {
     if (layer.n_rows != m.X.n_rows || layer.n_cols != m.X.n_cols || name.find('/') != std::string::npos) {

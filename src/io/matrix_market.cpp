@@ -80,7 +80,8 @@ bool parse_uint(Cursor& c, uint64_t& out, bool& overflow) {
   uint64_t v = 0;
   overflow = false;
   // 19 digits always fit in 64 bits, so only longer numbers need the check.
-  while (c.p != c.end && *c.p >= '0' && *c.p <= '9' && c.p - start < 19) v = v * 10 + static_cast<uint64_t>(*c.p++ - '0');
+  while (c.p != c.end && *c.p >= '0' && *c.p <= '9' && c.p - start < 19)
+    v = v * 10 + static_cast<uint64_t>(*c.p++ - '0');
   while (c.p != c.end && *c.p >= '0' && *c.p <= '9') {
     const auto d = static_cast<uint64_t>(*c.p - '0');
     if (v > (std::numeric_limits<uint64_t>::max() - d) / 10) overflow = true;
@@ -175,8 +176,10 @@ MtxHeader read_header(Cursor& c) {
   }
   if (words.size() != 5) c.fail("banner must be '%%MatrixMarket matrix coordinate <field> <symmetry>'");
   if (words[1] != "matrix") c.fail("unsupported MatrixMarket object '" + words[1] + "', expected 'matrix'");
-  if (words[2] == "array") c.fail("dense 'array' MatrixMarket files are not supported, expected 'coordinate'");
-  if (words[2] != "coordinate") c.fail("unsupported MatrixMarket format '" + words[2] + "', expected 'coordinate'");
+  if (words[2] == "array")
+    c.fail("dense 'array' MatrixMarket files are not supported, expected 'coordinate'");
+  if (words[2] != "coordinate")
+    c.fail("unsupported MatrixMarket format '" + words[2] + "', expected 'coordinate'");
   MtxHeader h;
   if (words[3] == "integer") {
     h.field = MtxField::Integer;
@@ -202,7 +205,8 @@ MtxHeader read_header(Cursor& c) {
     const char* start = c.p;
     if (!parse_uint(c, v, overflow) || !(c.at_eol() || is_blank(*c.p))) {
       c.p = start;
-      c.fail(std::string("size line: expected the ") + names[i] + " (non-negative integer), found " + c.token());
+      c.fail(std::string("size line: expected the ") + names[i] + " (non-negative integer), found " +
+             c.token());
     }
     const uint64_t limit = i < 2 ? static_cast<uint64_t>(kMaxDim) : static_cast<uint64_t>(INT64_MAX);
     if (overflow || v > limit) {
@@ -218,12 +222,13 @@ MtxHeader read_header(Cursor& c) {
   h.n_cols = sizes[1];
   h.nnz = sizes[2];
   // nnz <= rows * cols, computed without overflow.
-  const bool too_many = (h.n_rows == 0 || h.n_cols == 0)
-                            ? h.nnz > 0
-                            : h.nnz / h.n_rows > h.n_cols || (h.nnz / h.n_rows == h.n_cols && h.nnz % h.n_rows != 0);
+  const bool too_many =
+      (h.n_rows == 0 || h.n_cols == 0)
+          ? h.nnz > 0
+          : h.nnz / h.n_rows > h.n_cols || (h.nnz / h.n_rows == h.n_cols && h.nnz % h.n_rows != 0);
   if (too_many) {
-    c.fail("size line: " + std::to_string(h.nnz) + " entries cannot fit a " + std::to_string(h.n_rows) + " x " +
-           std::to_string(h.n_cols) + " matrix");
+    c.fail("size line: " + std::to_string(h.nnz) + " entries cannot fit a " + std::to_string(h.n_rows) +
+           " x " + std::to_string(h.n_cols) + " matrix");
   }
   c.next_line();
   return h;
@@ -246,7 +251,8 @@ CsrMatrix parse_matrix_market(std::string_view text, const std::string& file) {
            std::to_string(text.size()) + "-byte file");
   }
   // Every entry takes at least 4 bytes ("1 1\n"), which bounds the reservation.
-  const auto reserve = static_cast<size_t>(std::min<int64_t>(h.nnz, static_cast<int64_t>(text.size() / 4 + 1)));
+  const auto reserve =
+      static_cast<size_t>(std::min<int64_t>(h.nnz, static_cast<int64_t>(text.size() / 4 + 1)));
   std::vector<int32_t> gene;
   std::vector<int32_t> cell;
   std::vector<float> value;
@@ -321,7 +327,8 @@ void sort_row_indices(CsrMatrix& m) {
       continue;
     order.resize(e - b);
     std::iota(order.begin(), order.end(), b);
-    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return m.indices[x] < m.indices[y]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t x, size_t y) { return m.indices[x] < m.indices[y]; });
     std::vector<int32_t> idx(e - b);
     std::vector<float> val(e - b);
     for (size_t i = 0; i < order.size(); ++i) {

@@ -16,7 +16,7 @@ namespace {
 // pandas.read_csv's default missing-value markers.
 bool is_na(std::string_view s) {
   static const std::unordered_set<std::string_view> na = {
-      "",    "NA",   "N/A",  "NaN", "nan", "-nan", "-NaN", "NULL", "null", "None",
+      "",    "NA",   "N/A",  "NaN", "nan",      "-nan",    "-NaN",     "NULL",   "null",   "None",
       "n/a", "<NA>", "#N/A", "#NA", "#N/A N/A", "-1.#IND", "-1.#QNAN", "1.#IND", "1.#QNAN"};
   return na.count(s) > 0;
 }
@@ -166,18 +166,22 @@ Column infer_column(const std::string& name, const std::vector<std::string>& val
   return string_column(name, std::move(text), n_na > 0 ? na : std::vector<uint8_t>{});
 }
 
-DataFrame parse_obs_tsv(std::string_view text, const std::string& file, const std::vector<std::string>& barcodes) {
+DataFrame parse_obs_tsv(std::string_view text, const std::string& file,
+                        const std::vector<std::string>& barcodes) {
   auto rows = parse_tsv(text);
-  if (rows.empty()) throw Error(file, "line 1", "empty file, expected a header row (cell id, then column names)");
+  if (rows.empty())
+    throw Error(file, "line 1", "empty file, expected a header row (cell id, then column names)");
   std::vector<std::string> header = rows[0];
   for (auto& h : header) h = unquote(h);
   // R's write.table omits the row-name column's header: accept one field fewer.
-  const size_t width = rows.size() > 1 && rows[1].size() == header.size() + 1 ? header.size() + 1 : header.size();
+  const size_t width =
+      rows.size() > 1 && rows[1].size() == header.size() + 1 ? header.size() + 1 : header.size();
   if (width != header.size()) header.insert(header.begin(), "");
   const size_t n = rows.size() - 1;
   if (n != barcodes.size()) {
-    throw Error(file, "", "has " + std::to_string(n) + " cell rows but the barcodes list has " +
-                              std::to_string(barcodes.size()) + " cells");
+    throw Error(file, "",
+                "has " + std::to_string(n) + " cell rows but the barcodes list has " +
+                    std::to_string(barcodes.size()) + " cells");
   }
   DataFrame df;
   df.index_name = header[0].empty() ? "_index" : header[0];
@@ -187,13 +191,14 @@ DataFrame parse_obs_tsv(std::string_view text, const std::string& file, const st
     auto& row = rows[r + 1];
     const std::string line = "line " + std::to_string(r + 2);
     if (row.size() != width) {
-      throw Error(file, line, "has " + std::to_string(row.size()) + " fields, the header has " +
-                                  std::to_string(width));
+      throw Error(file, line,
+                  "has " + std::to_string(row.size()) + " fields, the header has " + std::to_string(width));
     }
     std::string id = unquote(row[0]);
     if (id != barcodes[r]) {
-      throw Error(file, line, "cell id '" + id + "' does not match barcode " + std::to_string(r + 1) + " '" +
-                                  barcodes[r] + "' (obs rows must follow the barcodes order)");
+      throw Error(file, line,
+                  "cell id '" + id + "' does not match barcode " + std::to_string(r + 1) + " '" +
+                      barcodes[r] + "' (obs rows must follow the barcodes order)");
     }
     df.index.push_back(std::move(id));
     for (size_t j = 1; j < width; ++j) cols[j - 1][r] = unquote(row[j]);

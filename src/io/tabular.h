@@ -31,7 +31,8 @@ Column string_column(const std::string& name, std::vector<std::string> values,
 // cell id. The ids must equal `barcodes` in order; the first mismatch, a wrong
 // row count or a row with the wrong number of fields throws pg::Error naming
 // `file` and the line. Fields wrapped in double quotes (R's write.table) are unquoted.
-DataFrame parse_obs_tsv(std::string_view text, const std::string& file, const std::vector<std::string>& barcodes);
+DataFrame parse_obs_tsv(std::string_view text, const std::string& file,
+                        const std::vector<std::string>& barcodes);
 
 // TSV text of a DataFrame: a header (`index_header`, then the column names)
 // and one row per index entry with Column::text values ("NA" when missing).

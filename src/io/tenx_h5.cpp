@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <tuple>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -55,8 +56,8 @@ void keep_genome(CellMatrix& m, const std::vector<std::string>& genomes, const s
   if (kept == 0) {
     std::set<std::string> distinct(genomes.begin(), genomes.end());
     throw Error(path, "/matrix/features/genome",
-                "no feature of genome '" + genome + "' (genomes: " +
-                    join(std::vector<std::string>(distinct.begin(), distinct.end())) + ")");
+                "no feature of genome '" + genome +
+                    "' (genomes: " + join(std::vector<std::string>(distinct.begin(), distinct.end())) + ")");
   }
   DataFrame var;
   var.index_name = m.var.index_name;
@@ -75,7 +76,6 @@ void keep_genome(CellMatrix& m, const std::vector<std::string>& genomes, const s
     }
   }
   m.var = std::move(var);
-  if (!m.has_x) return;
   CsrMatrix x;
   x.n_rows = m.X.n_rows;
   x.n_cols = kept;
@@ -109,7 +109,8 @@ CellMatrix read_10x_h5(const std::string& path, const ReadOptions& opt) {
     }
     if (!opt.genome.empty()) {
       if (std::find(genomes.begin(), genomes.end(), opt.genome) == genomes.end()) {
-        throw Error(path, "/", "genome '" + opt.genome + "' not in the file (genomes: " + join(genomes) + ")");
+        throw Error(path, "/",
+                    "genome '" + opt.genome + "' not in the file (genomes: " + join(genomes) + ")");
       }
       group = opt.genome;
     } else if (genomes.size() > 1) {
@@ -125,7 +126,8 @@ CellMatrix read_10x_h5(const std::string& path, const ReadOptions& opt) {
   const auto shape = h5::read<int64_t>(shape_ds);
   if (shape.size() != 2) h5::fail(shape_ds, "has " + std::to_string(shape.size()) + " values, expected 2");
   for (int64_t d : shape) {
-    if (d < 0 || d > std::numeric_limits<int32_t>::max()) h5::fail(shape_ds, "invalid size " + std::to_string(d));
+    if (d < 0 || d > std::numeric_limits<int32_t>::max())
+      h5::fail(shape_ds, "invalid size " + std::to_string(d));
   }
   const int64_t n_genes = shape[0], n_cells = shape[1];
   int64_t begin = 0, end = n_cells;
@@ -142,8 +144,8 @@ CellMatrix read_10x_h5(const std::string& path, const ReadOptions& opt) {
   {
     h5::Handle ds = h5::open_dataset(g, "barcodes");
     if (h5::dataset_info(ds).rows() != n_cells) {
-      h5::fail(ds, "has " + std::to_string(h5::dataset_info(ds).rows()) + " barcodes, the shape dataset says " +
-                       std::to_string(n_cells) + " cells");
+      h5::fail(ds, "has " + std::to_string(h5::dataset_info(ds).rows()) +
+                       " barcodes, the shape dataset says " + std::to_string(n_cells) + " cells");
     }
     m.obs.index = h5::read_strings(ds, std::make_pair(begin, end));
   }
@@ -175,12 +177,13 @@ CellMatrix read_10x_h5(const std::string& path, const ReadOptions& opt) {
     m.var.columns.push_back(std::move(names));
   }
 
+  h5::Handle indptr_ds = h5::open_dataset(g, "indptr");
+  h5::Handle data_ds = h5::open_dataset(g, "data");
+  h5::Handle indices_ds = h5::open_dataset(g, "indices");
+  const auto data_info = h5::dataset_info(data_ds);
+  const auto indices_info = h5::dataset_info(indices_ds);
+  m.X.storage = {"csc", data_info.dtype, indices_info.dtype};
   if (opt.load_x) {
-    h5::Handle indptr_ds = h5::open_dataset(g, "indptr");
-    h5::Handle data_ds = h5::open_dataset(g, "data");
-    h5::Handle indices_ds = h5::open_dataset(g, "indices");
-    const auto data_info = h5::dataset_info(data_ds);
-    const auto indices_info = h5::dataset_info(indices_ds);
     if (h5::dataset_info(indptr_ds).rows() != n_cells + 1) {
       h5::fail(indptr_ds, "has " + std::to_string(h5::dataset_info(indptr_ds).rows()) +
                               " entries, the shape needs n_cells + 1 = " + std::to_string(n_cells + 1));
@@ -202,11 +205,12 @@ CellMatrix read_10x_h5(const std::string& path, const ReadOptions& opt) {
     m.X.indptr = std::move(indptr);
     m.X.data = h5::read<float>(data_ds, std::make_pair(first, last));
     m.X.indices = h5::read<int32_t>(indices_ds, std::make_pair(first, last));
-    m.X.storage = {"csc", data_info.dtype, indices_info.dtype};
     validate(m.X, path, element);
     sort_row_indices(m.X);
-  } else {
-    m.has_x = false;
+  } else {  // shape and storage only: an X of empty rows, as the h5ad reader gives
+    m.X.n_rows = end - begin;
+    m.X.n_cols = n_genes;
+    m.X.indptr.assign(static_cast<size_t>(end - begin) + 1, 0);
   }
 
   if (v3 && !opt.genome.empty()) {
@@ -220,8 +224,9 @@ void write_10x_h5(const CellMatrix& m, const std::string& path) {
   if (!m.has_x) throw Error(path, "X", "the data has no X matrix; a Cell Ranger HDF5 file needs one");
   if (m.X.n_rows != m.n_cells() || m.X.n_cols != m.n_genes()) {
     throw Error(path, "X",
-                "matrix is " + std::to_string(m.X.n_rows) + " x " + std::to_string(m.X.n_cols) + " but there are " +
-                    std::to_string(m.n_cells()) + " cells and " + std::to_string(m.n_genes()) + " genes");
+                "matrix is " + std::to_string(m.X.n_rows) + " x " + std::to_string(m.X.n_cols) +
+                    " but there are " + std::to_string(m.n_cells()) + " cells and " +
+                    std::to_string(m.n_genes()) + " genes");
   }
   // Cell Ranger stores counts as int32; anything else is kept as float32.
   bool integer = all_integral(m.X);

@@ -1,6 +1,7 @@
 // 10x Genomics MatrixMarket folders (Cell Ranger 2: genes.tsv; >= 3:
 // features.tsv.gz) plus the obs.tsv[.gz] the shared datasets add. The var
 // index is the gene id, as scanpy.read_10x_mtx(var_names="gene_ids") gives.
+#include <algorithm>
 #include <filesystem>
 #include <initializer_list>
 
@@ -33,11 +34,12 @@ std::string alternatives(const std::string& prefix, std::initializer_list<const 
   return out;
 }
 
-fs::path require_file(const fs::path& dir, const std::string& prefix, std::initializer_list<const char*> names,
-                      const std::string& what) {
+fs::path require_file(const fs::path& dir, const std::string& prefix,
+                      std::initializer_list<const char*> names, const std::string& what) {
   fs::path p = find_file(dir, prefix, names);
   if (p.empty()) {
-    throw Error(dir.string(), "", "missing " + what + " file: none of " + alternatives(prefix, names) + " in the folder");
+    throw Error(dir.string(), "",
+                "missing " + what + " file: none of " + alternatives(prefix, names) + " in the folder");
   }
   return p;
 }
@@ -63,9 +65,10 @@ CellMatrix read_10x_mtx(const std::string& dir, const ReadOptions& opt, const st
   std::error_code ec;
   if (!fs::exists(dir, ec)) throw Error(dir, "", "no such directory");
   if (!fs::is_directory(dir, ec)) {
-    throw Error(dir, "",
-                "is a file; a 10x MatrixMarket input is a folder holding matrix.mtx[.gz], features.tsv[.gz] and "
-                "barcodes.tsv[.gz]");
+    throw Error(
+        dir, "",
+        "is a file; a 10x MatrixMarket input is a folder holding matrix.mtx[.gz], features.tsv[.gz] and "
+        "barcodes.tsv[.gz]");
   }
   const fs::path matrix_path = require_file(dir, prefix, {"matrix.mtx.gz", "matrix.mtx"}, "matrix");
   const fs::path features_path =
@@ -93,8 +96,9 @@ CellMatrix read_10x_mtx(const std::string& dir, const ReadOptions& opt, const st
   for (size_t i = 0; i < feature_rows.size(); ++i) {
     auto& row = feature_rows[i];
     if (row.size() < n_fields) {
-      throw Error(ffile, "line " + std::to_string(i + 1),
-                  "has " + std::to_string(row.size()) + " fields, the first line has " + std::to_string(n_fields));
+      throw Error(
+          ffile, "line " + std::to_string(i + 1),
+          "has " + std::to_string(row.size()) + " fields, the first line has " + std::to_string(n_fields));
     }
     if (row[0].empty()) throw Error(ffile, "line " + std::to_string(i + 1), "empty feature id");
     m.var.index.push_back(std::move(row[0]));
@@ -119,20 +123,24 @@ CellMatrix read_10x_mtx(const std::string& dir, const ReadOptions& opt, const st
     n_cells = m.X.n_rows;
     n_genes = m.X.n_cols;
   } else {
+    // Shape and storage only: an X of empty rows, as the h5ad reader gives.
     const MtxHeader h = parse_matrix_market_header(text, mfile);
     n_genes = h.n_rows;
     n_cells = h.n_cols;
-    m.has_x = false;
+    m.X.n_rows = n_cells;
+    m.X.n_cols = n_genes;
+    m.X.indptr.assign(static_cast<size_t>(n_cells) + 1, 0);
+    m.X.storage = {"coo", h.field == MtxField::Real ? "float64" : "int64", ""};
   }
   if (static_cast<int64_t>(m.var.index.size()) != n_genes) {
     throw Error(ffile, "",
-                "has " + std::to_string(m.var.index.size()) + " features but " + matrix_path.filename().string() +
-                    " has " + std::to_string(n_genes) + " rows (genes)");
+                "has " + std::to_string(m.var.index.size()) + " features but " +
+                    matrix_path.filename().string() + " has " + std::to_string(n_genes) + " rows (genes)");
   }
   if (static_cast<int64_t>(m.obs.index.size()) != n_cells) {
     throw Error(bfile, "",
-                "has " + std::to_string(m.obs.index.size()) + " barcodes but " + matrix_path.filename().string() +
-                    " has " + std::to_string(n_cells) + " columns (cells)");
+                "has " + std::to_string(m.obs.index.size()) + " barcodes but " +
+                    matrix_path.filename().string() + " has " + std::to_string(n_cells) + " columns (cells)");
   }
   if (!obs_path.empty()) {
     const std::string ofile = obs_path.string();
@@ -146,7 +154,7 @@ CellMatrix read_10x_mtx(const std::string& dir, const ReadOptions& opt, const st
                   "cell range [" + std::to_string(begin) + ", " + std::to_string(end) + ") outside 0.." +
                       std::to_string(n_cells));
     }
-    if (m.has_x) m.X = slice_rows(m.X, begin, end);
+    m.X = slice_rows(m.X, begin, end);
     m.obs = slice_rows(m.obs, begin, end);
   }
   return m;
@@ -156,17 +164,19 @@ void write_10x_mtx(const CellMatrix& m, const std::string& dir) {
   if (!m.has_x) throw Error(dir, "X", "the data has no X matrix; a 10x MatrixMarket folder needs one");
   if (m.X.n_rows != m.n_cells() || m.X.n_cols != m.n_genes()) {
     throw Error(dir, "X",
-                "matrix is " + std::to_string(m.X.n_rows) + " x " + std::to_string(m.X.n_cols) + " but there are " +
-                    std::to_string(m.n_cells()) + " cells and " + std::to_string(m.n_genes()) + " genes");
+                "matrix is " + std::to_string(m.X.n_rows) + " x " + std::to_string(m.X.n_cols) +
+                    " but there are " + std::to_string(m.n_cells()) + " cells and " +
+                    std::to_string(m.n_genes()) + " genes");
   }
-  const Column* symbols =
-      find_text_column(m.var, {"gene_symbols", "gene_symbol", "gene_name", "gene_names", "feature_name", "Gene"});
+  const Column* symbols = find_text_column(
+      m.var, {"gene_symbols", "gene_symbol", "gene_name", "gene_names", "feature_name", "Gene"});
   const Column* types = find_text_column(m.var, {"feature_types", "feature_type"});
 
   std::string features;
   for (size_t i = 0; i < m.var.n_rows(); ++i) {
     const std::string where = "feature " + std::to_string(i + 1);
-    const std::string name = symbols != nullptr && !symbols->is_missing(i) ? symbols->text(i) : m.var.index[i];
+    const std::string name =
+        symbols != nullptr && !symbols->is_missing(i) ? symbols->text(i) : m.var.index[i];
     const std::string type =
         types != nullptr && !types->is_missing(i) ? types->text(i) : std::string("Gene Expression");
     check_field(m.var.index[i], dir, where);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 
 #include "core/error.h"
 #include "io/formats.h"
@@ -123,6 +124,13 @@ TEST(Loom, CellRangeAndLayerSelection) {
   EXPECT_EQ(part.obs.index[0], all.obs.index[20]);
   EXPECT_EQ(part.obs.find("n_counts")->ints[3], all.obs.find("n_counts")->ints[23]);
   EXPECT_EQ(part.var.index, all.var.index);
+  opt.load_x = false;
+  const CellMatrix names = read_loom(path, opt);
+  EXPECT_EQ(names.X.n_rows, 25);
+  EXPECT_EQ(names.X.n_cols, 500);
+  EXPECT_EQ(names.X.nnz(), 0);
+  EXPECT_EQ(names.X.storage.dtype, "int32");
+  EXPECT_EQ(names.obs.index, part.obs.index);
   opt.rows = std::make_pair<int64_t, int64_t>(40, 51);
   EXPECT_NE(error_of([&] { read_loom(path, opt); }).find("outside 0..50"), std::string::npos);
 }
@@ -136,6 +144,7 @@ TEST(Loom, RoundTrip) {
   in.obsm["X_umap"] = emb;
   const fs::path out = test::temp_dir() / "out.loom";
   write_loom(in, out.string());
+  EXPECT_EQ(detect_format(out.string()), Format::Loom);
   const CellMatrix back = read_loom(out.string());
   EXPECT_EQ(back.X.indptr, in.X.indptr);
   EXPECT_EQ(back.X.indices, in.X.indices);
@@ -165,8 +174,9 @@ TEST(Loom, RoundTrip) {
       "f['attrs/LOOM_SPEC_VERSION'][()].decode(), f['col_attrs/CellID'].dtype, f['row_attrs/Gene'].shape, "
       "sorted(f.keys()), h5py.check_string_dtype(f['col_attrs/grouping'].dtype).length)\"");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("int32 (500, 50) (64, 50) gzip 3.0.0 object (500,) "
-                          "['attrs', 'col_attrs', 'col_graphs', 'layers', 'matrix', 'row_attrs', 'row_graphs'] None"),
+  EXPECT_NE(r.output.find(
+                "int32 (500, 50) (64, 50) gzip 3.0.0 object (500,) "
+                "['attrs', 'col_attrs', 'col_graphs', 'layers', 'matrix', 'row_attrs', 'row_graphs'] None"),
             std::string::npos)
       << r.output;
 }
@@ -186,9 +196,11 @@ TEST(Loom, FromTenxAndBack) {
 
 TEST(Loom, BrokenFiles) {
   const fs::path dir = test::temp_dir();
-  EXPECT_NE(error_of([&] { read_loom((dir / "nope.loom").string()); }).find("no such file"), std::string::npos);
-  EXPECT_NE(error_of([] { read_loom(test::fixture("pbmc_small_10x.h5").string()); }).find("expected a dataset"),
+  EXPECT_NE(error_of([&] { read_loom((dir / "nope.loom").string()); }).find("no such file"),
             std::string::npos);
+  EXPECT_NE(
+      error_of([] { read_loom(test::fixture("pbmc_small_10x.h5").string()); }).find("expected a dataset"),
+      std::string::npos);
   const std::string path = (dir / "short_attr.loom").string();
   {
     h5::Handle f = h5::create_file(path);

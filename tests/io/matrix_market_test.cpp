@@ -87,8 +87,17 @@ TEST(MatrixMarket, CaseInsensitiveBannerCrlfBlanksAndComments) {
   EXPECT_FLOAT_EQ(m.at(1, 1), 4.0f);
 }
 
+TEST(MatrixMarket, StrayCarriageReturns) {
+  // Found by fuzzing: a CR not followed by LF once made the banner loop spin.
+  EXPECT_EQ(parse_matrix_market("%%MatrixMarket\rmatrix coordinate integer general\n1 1 0\n", "x").n_rows, 1);
+  EXPECT_NE(parse_error(std::string("%%MatrixMarket matrix coordinate integer general\n1 1 1\n1\r1 1\n"))
+                .find("expected a row index"),
+            std::string::npos);
+}
+
 TEST(MatrixMarket, NoFinalNewline) {
-  const CsrMatrix m = parse_matrix_market("%%MatrixMarket matrix coordinate integer general\n1 1 1\n1 1 9", "x");
+  const CsrMatrix m =
+      parse_matrix_market("%%MatrixMarket matrix coordinate integer general\n1 1 1\n1 1 9", "x");
   EXPECT_FLOAT_EQ(m.at(0, 0), 9.0f);
 }
 
@@ -152,7 +161,8 @@ TEST(MatrixMarketErrors, IndexOutOfRange) {
 }
 
 TEST(MatrixMarketErrors, NegativeIndex) {
-  EXPECT_NE(parse_error(std::string(kInt) + "3 2 1\n-1 1 1\n").find("expected a row index"), std::string::npos);
+  EXPECT_NE(parse_error(std::string(kInt) + "3 2 1\n-1 1 1\n").find("expected a row index"),
+            std::string::npos);
 }
 
 TEST(MatrixMarketErrors, NonNumericTokens) {
@@ -160,8 +170,10 @@ TEST(MatrixMarketErrors, NonNumericTokens) {
             std::string::npos);
   EXPECT_NE(parse_error(std::string(kInt) + "3 2 1\n1 1 1.5\n").find("expected an integer value"),
             std::string::npos);
-  EXPECT_NE(parse_error(std::string(kReal) + "3 2 1\n1 1 1.5x\n").find("expected a number"), std::string::npos);
-  EXPECT_NE(parse_error(std::string(kReal) + "3 2 1\n1 x 1\n").find("expected a column index"), std::string::npos);
+  EXPECT_NE(parse_error(std::string(kReal) + "3 2 1\n1 1 1.5x\n").find("expected a number"),
+            std::string::npos);
+  EXPECT_NE(parse_error(std::string(kReal) + "3 2 1\n1 x 1\n").find("expected a column index"),
+            std::string::npos);
   EXPECT_NE(parse_error(std::string(kReal) + "3 2 1\n1 1\n").find("expected a value"), std::string::npos);
   EXPECT_NE(parse_error(std::string(kReal) + "3 2 1\n1 1 2 5\n").find("unexpected '5' after the entry"),
             std::string::npos);
@@ -176,7 +188,8 @@ TEST(MatrixMarketErrors, NanAndInf) {
 
 TEST(MatrixMarketErrors, HugeSizes) {
   EXPECT_NE(parse_error(std::string(kInt) + "99999999999 2 1\n").find("too large"), std::string::npos);
-  EXPECT_NE(parse_error(std::string(kInt) + "2 2 99999999999999999999999\n").find("too large"), std::string::npos);
+  EXPECT_NE(parse_error(std::string(kInt) + "2 2 99999999999999999999999\n").find("too large"),
+            std::string::npos);
   EXPECT_NE(parse_error(std::string(kInt) + "2 2 5\n").find("cannot fit a 2 x 2 matrix"), std::string::npos);
   // Fits int32 but would need gigabytes of row pointers for a few bytes of text.
   EXPECT_NE(parse_error(std::string(kInt) + "1 2000000000 0\n").find("implausible"), std::string::npos);
@@ -186,12 +199,15 @@ TEST(MatrixMarketErrors, HugeSizes) {
 }
 
 TEST(MatrixMarketErrors, MissingSizeLineAndBadBanner) {
-  EXPECT_NE(parse_error(std::string(kInt) + "% only comments\n").find("missing size line"), std::string::npos);
+  EXPECT_NE(parse_error(std::string(kInt) + "% only comments\n").find("missing size line"),
+            std::string::npos);
   EXPECT_NE(parse_error("").find("empty file"), std::string::npos);
   EXPECT_NE(parse_error("1 1 1\n1 1 1\n").find("%%MatrixMarket"), std::string::npos);
   EXPECT_NE(parse_error("%%MatrixMarket matrix array real general\n2 2\n").find("array"), std::string::npos);
-  EXPECT_NE(parse_error("%%MatrixMarket matrix coordinate complex general\n").find("complex"), std::string::npos);
-  EXPECT_NE(parse_error("%%MatrixMarket matrix coordinate real symmetric\n").find("symmetric"), std::string::npos);
+  EXPECT_NE(parse_error("%%MatrixMarket matrix coordinate complex general\n").find("complex"),
+            std::string::npos);
+  EXPECT_NE(parse_error("%%MatrixMarket matrix coordinate real symmetric\n").find("symmetric"),
+            std::string::npos);
   EXPECT_NE(parse_error(std::string(kInt) + "2 2\n").find("entry count"), std::string::npos);
   EXPECT_NE(parse_error(std::string(kInt) + "2 2 1 7\n").find("unexpected '7'"), std::string::npos);
 }

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <regex>
+#include <functional>
+#include <sstream>
 
 #include "core/error.h"
 #include "io/formats.h"
@@ -95,9 +97,8 @@ void expect_same(const CellMatrix& a, const CellMatrix& b) {
 // ---- MatrixMarket folders --------------------------------------------------
 
 TEST(TenxMtx, Fixtures) {
-  for (const char* dir :
-       {"pbmc_small_mtx/", "scanpy_10x/cellranger_v2_mtx/hg19_chr21/", "scanpy_10x/cellranger_v3_mtx/",
-        "scanpy_10x/int_ids_mtx/"}) {
+  for (const char* dir : {"pbmc_small_mtx/", "scanpy_10x/cellranger_v2_mtx/hg19_chr21/",
+                          "scanpy_10x/cellranger_v3_mtx/", "scanpy_10x/int_ids_mtx/"}) {
     SCOPED_TRACE(dir);
     const json& e = test::expected_values()[dir]["matrix"];
     const CellMatrix m = read_10x_mtx(test::fixture(dir).string());
@@ -130,9 +131,15 @@ TEST(TenxMtx, RowRangeReadsASlice) {
   EXPECT_NE(error_of([&] { read_10x_mtx(dir, opt); }).find("outside 0..80"), std::string::npos);
   ReadOptions no_x;
   no_x.load_x = false;
+  no_x.rows = std::make_pair<int64_t, int64_t>(0, 30);
   const CellMatrix names = read_10x_mtx(dir, no_x);
-  EXPECT_FALSE(names.has_x);
-  EXPECT_EQ(names.n_cells(), 80);
+  EXPECT_TRUE(names.has_x);  // the file has X; its values were not asked for
+  EXPECT_EQ(names.n_cells(), 30);
+  EXPECT_EQ(names.X.n_rows, 30);
+  EXPECT_EQ(names.X.n_cols, 230);
+  EXPECT_EQ(names.X.nnz(), 0);
+  EXPECT_EQ(names.X.storage.dtype, "int64");
+  validate(names.X, "", "");
 }
 
 // The first `n` lines of a (gzipped) text file, read with zlib directly.
@@ -156,7 +163,8 @@ TEST(TenxMtx, EveryRealDataset) {
     for (const auto& f : fs::directory_iterator(d.path())) {
       const std::string name = f.path().filename().string();
       const std::string suffix = "matrix.mtx.gz";
-      if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      if (name.size() < suffix.size() ||
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
         continue;
       const std::string prefix = name.substr(0, name.size() - suffix.size());
       SCOPED_TRACE(d.path().filename().string() + "/" + name);
@@ -214,6 +222,7 @@ TEST(TenxMtx, RoundTrip) {
     EXPECT_TRUE(is_gzip_file((out / f).string())) << f;
   const CellMatrix back = read_10x_mtx(out.string());
   expect_same(in, back);
+  EXPECT_EQ(detect_format(out.string()), Format::TenxMtx);
   EXPECT_EQ(back.X.storage.dtype, "int64");
   ASSERT_EQ(back.obs.columns.size(), in.obs.columns.size());
   for (size_t j = 0; j < in.obs.columns.size(); ++j) {
@@ -226,7 +235,8 @@ TEST(TenxMtx, RoundTrip) {
   CellMatrix real = in;  // non-integral values go out as `real` and come back bit-exact
   for (auto& v : real.X.data) v *= 0.37f;
   write_10x_mtx(real, out.string());
-  EXPECT_NE(read_maybe_gzip((out / "matrix.mtx.gz").string()).find("coordinate real general"), std::string::npos);
+  EXPECT_NE(read_maybe_gzip((out / "matrix.mtx.gz").string()).find("coordinate real general"),
+            std::string::npos);
   const CellMatrix real_back = read_10x_mtx(out.string());
   EXPECT_EQ(real_back.X.data, real.X.data);
   EXPECT_EQ(real_back.X.storage.dtype, "float64");
@@ -241,14 +251,16 @@ TEST(TenxMtx, BrokenFolders) {
     for (const auto& f : fs::directory_iterator(src)) fs::copy_file(f.path(), dir / f.path().filename());
   };
   auto err = [&] { return error_of([&] { read_10x_mtx(dir.string()); }); };
-  EXPECT_NE(error_of([&] { read_10x_mtx((dir / "nope").string()); }).find("no such directory"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_10x_mtx((dir / "nope").string()); }).find("no such directory"),
+            std::string::npos);
   for (const char* missing : {"barcodes", "features", "matrix"}) {
     fresh();
     fs::remove(dir / (std::string(missing) + (std::string(missing) == "matrix" ? ".mtx.gz" : ".tsv.gz")));
     EXPECT_NE(err().find("missing " + std::string(missing) + " file"), std::string::npos) << err();
   }
   fresh();  // one barcode too many
-  write_gzip((dir / "barcodes.tsv.gz").string(), read_maybe_gzip((src / "barcodes.tsv.gz").string()) + "EXTRA-1\n");
+  write_gzip((dir / "barcodes.tsv.gz").string(),
+             read_maybe_gzip((src / "barcodes.tsv.gz").string()) + "EXTRA-1\n");
   EXPECT_NE(err().find("has 81 barcodes but matrix.mtx.gz has 80 columns"), std::string::npos) << err();
   fresh();  // one feature missing, plain text (not gzip) under a .gz-less name
   fs::remove(dir / "features.tsv.gz");
@@ -259,9 +271,11 @@ TEST(TenxMtx, BrokenFolders) {
   fresh();  // obs rows out of order
   std::string obs = "cell_id\tx\n";
   const CellMatrix ok = read_10x_mtx(src.string());
-  for (int i = 0; i < 80; ++i) obs += ok.obs.index[static_cast<size_t>(i == 5 ? 6 : i == 6 ? 5 : i)] + "\t1\n";
+  for (int i = 0; i < 80; ++i)
+    obs += ok.obs.index[static_cast<size_t>(i == 5 ? 6 : i == 6 ? 5 : i)] + "\t1\n";
   write_gzip((dir / "obs.tsv.gz").string(), obs);
-  EXPECT_NE(err().find("line 7: cell id '" + ok.obs.index[6] + "' does not match barcode 6"), std::string::npos)
+  EXPECT_NE(err().find("line 7: cell id '" + ok.obs.index[6] + "' does not match barcode 6"),
+            std::string::npos)
       << err();
   write_gzip((dir / "obs.tsv.gz").string(), "cell_id\tx\n" + ok.obs.index[0] + "\t1\n");
   EXPECT_NE(err().find("has 1 cell rows but the barcodes list has 80"), std::string::npos) << err();
@@ -311,7 +325,8 @@ TEST(TenxH5, SeveralGenomes) {
   EXPECT_NE(e.find("several genomes (another_genome, hg19_chr21)"), std::string::npos) << e;
   ReadOptions bad;
   bad.genome = "mm10";
-  EXPECT_NE(error_of([&] { read_10x_h5(path, bad); }).find("genome 'mm10' not in the file"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_10x_h5(path, bad); }).find("genome 'mm10' not in the file"),
+            std::string::npos);
 }
 
 TEST(TenxH5, SameAsMatrixMarket) {
@@ -334,11 +349,18 @@ TEST(TenxH5, RowRangeAndV3Genome) {
   EXPECT_EQ(part.X.indices, expected.indices);
   EXPECT_EQ(part.X.data, expected.data);
   EXPECT_EQ(part.obs.index.front(), all.obs.index[500]);
+  opt.load_x = false;
+  const CellMatrix names = read_10x_h5(path, opt);
+  EXPECT_EQ(names.X.n_rows, 100);
+  EXPECT_EQ(names.X.nnz(), 0);
+  EXPECT_EQ(names.X.storage.dtype, "int32");
+  EXPECT_EQ(names.obs.index, part.obs.index);
   ReadOptions genome;
   genome.genome = "GRCh38_chr21";
   EXPECT_EQ(read_10x_h5(path, genome).n_genes(), 507);
   genome.genome = "mm10";
-  EXPECT_NE(error_of([&] { read_10x_h5(path, genome); }).find("no feature of genome 'mm10'"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_10x_h5(path, genome); }).find("no feature of genome 'mm10'"),
+            std::string::npos);
 }
 
 TEST(TenxH5, RoundTrip) {
@@ -349,14 +371,17 @@ TEST(TenxH5, RoundTrip) {
   expect_same(in, back);
   EXPECT_EQ(back.X.storage.dtype, "int32");
   EXPECT_EQ(back.var.find("feature_types")->text(0), "Gene Expression");
+  EXPECT_EQ(detect_format(out.string()), Format::TenxH5);
 
   // The layout Cell Ranger writes, as h5py sees it.
-  const auto r = test::run_command(test::python() + " -c \"import h5py; f = h5py.File('" + out.string() +
-                                   "'); m = f['matrix']; print(m['data'].dtype, m['indices'].dtype, "
-                                   "m['indptr'].dtype, m['shape'].dtype, list(m['shape'][:]), m['barcodes'].dtype.kind, "
-                                   "m['features/id'].dtype.kind, f.attrs['filetype'], f.attrs['version'])\"");
+  const auto r =
+      test::run_command(test::python() + " -c \"import h5py; f = h5py.File('" + out.string() +
+                        "'); m = f['matrix']; print(m['data'].dtype, m['indices'].dtype, "
+                        "m['indptr'].dtype, m['shape'].dtype, list(m['shape'][:]), m['barcodes'].dtype.kind, "
+                        "m['features/id'].dtype.kind, f.attrs['filetype'], f.attrs['version'])\"");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("int32 int64 int64 int32 [np.int32(507), np.int32(1107)] S S matrix 2"), std::string::npos)
+  EXPECT_NE(r.output.find("int32 int64 int64 int32 [np.int32(507), np.int32(1107)] S S matrix 2"),
+            std::string::npos)
       << r.output;
 
   CellMatrix real = in;
@@ -369,9 +394,11 @@ TEST(TenxH5, RoundTrip) {
 
 TEST(TenxH5, BrokenFiles) {
   const fs::path dir = test::temp_dir();
-  EXPECT_NE(error_of([] { read_10x_h5(test::fixture("hsmm_small.h5ad").string()); }).find("not a Cell Ranger"),
+  EXPECT_NE(
+      error_of([] { read_10x_h5(test::fixture("hsmm_small.h5ad").string()); }).find("not a Cell Ranger"),
+      std::string::npos);
+  EXPECT_NE(error_of([&] { read_10x_h5((dir / "nope.h5").string()); }).find("no such file"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { read_10x_h5((dir / "nope.h5").string()); }).find("no such file"), std::string::npos);
   // A v3 file whose index is out of range / whose indptr does not reach nnz.
   auto make = [&](const std::string& name, std::vector<int64_t> indices, std::vector<int64_t> indptr) {
     const std::string path = (dir / name).string();
@@ -389,13 +416,21 @@ TEST(TenxH5, BrokenFiles) {
   };
   const std::string good = make("good.h5", {0, 2, 1}, {0, 2, 3});
   EXPECT_EQ(read_10x_h5(good).X.nnz(), 3);
-  EXPECT_NE(error_of([&] { read_10x_h5(make("neg.h5", {0, -1, 1}, {0, 2, 3})); }).find("index out of range"),
+  EXPECT_NE(error_of([&] {
+              read_10x_h5(make("neg.h5", {0, -1, 1}, {0, 2, 3}));
+            }).find("index out of range"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { read_10x_h5(make("big.h5", {0, 3, 1}, {0, 2, 3})); }).find("index out of range"),
+  EXPECT_NE(error_of([&] {
+              read_10x_h5(make("big.h5", {0, 3, 1}, {0, 2, 3}));
+            }).find("index out of range"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { read_10x_h5(make("ptr.h5", {0, 1, 1}, {0, 2, 9})); }).find("points outside"),
+  EXPECT_NE(error_of([&] {
+              read_10x_h5(make("ptr.h5", {0, 1, 1}, {0, 2, 9}));
+            }).find("points outside"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { read_10x_h5(make("mono.h5", {0, 1, 1}, {0, 3, 2})); }).find("not monotone"),
+  EXPECT_NE(error_of([&] {
+              read_10x_h5(make("mono.h5", {0, 1, 1}, {0, 3, 2}));
+            }).find("not monotone"),
             std::string::npos);
 }
 
