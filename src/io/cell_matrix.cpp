@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
+#include <charconv>
 
 #include "core/error.h"
 
@@ -48,10 +48,10 @@ std::string Column::text(size_t i) const {
     case ColumnType::Categorical:
       return categories[static_cast<size_t>(codes[i])];
     case ColumnType::Float: {
-      std::ostringstream s;
-      s.precision(17);
-      s << floats[i];
-      return s.str();
+      // Shortest text that reads back to the same double.
+      char buf[32];
+      const auto r = std::to_chars(buf, buf + sizeof buf, floats[i]);
+      return std::string(buf, r.ptr);
     }
     case ColumnType::Int:
       return std::to_string(ints[i]);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "io/cell_matrix.h"
 
@@ -32,6 +33,8 @@ void write_any(const CellMatrix& m, const std::string& path, Format f);
 
 // --- one reader/writer pair per format (h5ad_read.cpp, h5ad_write.cpp, tenx_mtx.cpp, tenx_h5.cpp, loom.cpp)
 CellMatrix read_h5ad(const std::string& path, const ReadOptions& opt = {});
+// The same from a file's bytes in memory; `label` names it in errors.
+CellMatrix read_h5ad_image(std::string_view bytes, const std::string& label, const ReadOptions& opt = {});
 void write_h5ad(const CellMatrix& m, const std::string& path);
 
 // `dir` holds matrix.mtx[.gz] (genes x cells), features.tsv[.gz] or genes.tsv,

@@ -239,8 +239,9 @@ struct Reader {
 
 }  // namespace
 
-CellMatrix read_h5ad(const std::string& path, const ReadOptions& opt) {
-  h5::Handle file = h5::open_file(path);
+namespace {
+
+CellMatrix read_h5ad_file(const h5::Handle& file, const std::string& path, const ReadOptions& opt) {
   const std::string root_encoding = h5::encoding_type(file);
   if (!root_encoding.empty() && root_encoding != "anndata") {
     h5::fail(file, "encoding-type '" + root_encoding + "', expected 'anndata'");
@@ -281,6 +282,16 @@ CellMatrix read_h5ad(const std::string& path, const ReadOptions& opt) {
   }
   for (const auto& name : h5::children(file)) r.note_other(name);
   return m;
+}
+
+}  // namespace
+
+CellMatrix read_h5ad(const std::string& path, const ReadOptions& opt) {
+  return read_h5ad_file(h5::open_file(path), path, opt);
+}
+
+CellMatrix read_h5ad_image(std::string_view bytes, const std::string& label, const ReadOptions& opt) {
+  return read_h5ad_file(h5::open_file_image(bytes, label), label, opt);
 }
 
 }  // namespace pg::io

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,10 @@ void init();
 // Opens an existing HDF5 file read-only; a missing file, a directory, a
 // non-HDF5 or truncated file gives a one-line pg::Error.
 Handle open_file(const std::string& path);
+// Opens an HDF5 file held in memory (HDF5's core driver; the bytes are
+// copied). `label` stands for the file name in errors. Used by the fuzz
+// target and by callers that already hold a file's bytes.
+Handle open_file_image(std::string_view bytes, const std::string& label);
 // Creates (truncates) a file for writing.
 Handle create_file(const std::string& path);
 
@@ -139,7 +144,8 @@ Handle write_scalar_string(hid_t loc, const std::string& name, const std::string
 // An empty 2-D dataset of T, chunked as `chunk` and gzip-compressed, to be
 // filled strip by strip with write_rows (dense matrices too big to build whole).
 template <typename T>
-Handle create_2d(hid_t loc, const std::string& name, int64_t rows, int64_t cols, std::pair<int64_t, int64_t> chunk);
+Handle create_2d(hid_t loc, const std::string& name, int64_t rows, int64_t cols,
+                 std::pair<int64_t, int64_t> chunk);
 // Writes rows [begin, begin + data.size() / cols) of a 2-D dataset.
 template <typename T>
 void write_rows(hid_t dataset, int64_t begin, const std::vector<T>& data);

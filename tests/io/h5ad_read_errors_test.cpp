@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <sstream>
 
@@ -355,3 +357,28 @@ TEST(H5adRead, OriginalDatasetFiles) {
 
 }  // namespace
 }  // namespace pg::io
+
+// ---- in-memory images ------------------------------------------------------
+
+TEST(H5adImage, ReadsLikeTheFileAndRejectsGarbage) {
+  for (const char* name : {"hsmm_small.h5ad", "bpcells/mini_mat.anndata-v0.6.22.h5ad"}) {
+    SCOPED_TRACE(name);
+    std::ifstream in(pg::test::fixture(name), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto a = pg::io::read_h5ad(pg::test::fixture(name).string());
+    const auto b = pg::io::read_h5ad_image(bytes, name);
+    EXPECT_EQ(a.X.indptr, b.X.indptr);
+    EXPECT_EQ(a.X.indices, b.X.indices);
+    EXPECT_EQ(a.X.data, b.X.data);
+    EXPECT_EQ(a.obs.index, b.obs.index);
+    EXPECT_EQ(a.var.index, b.var.index);
+    EXPECT_EQ(a.obs.columns.size(), b.obs.columns.size());
+  }
+  EXPECT_THROW(pg::io::read_h5ad_image("", "empty.h5ad"), pg::Error);
+  try {
+    pg::io::read_h5ad_image("gene\tvalue\nA\t1\n", "text.h5ad");
+    FAIL() << "expected pg::Error";
+  } catch (const pg::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("text.h5ad"), std::string::npos) << e.what();
+  }
+}
