@@ -1,8 +1,9 @@
 #include "io/cell_matrix.h"
 
 #include <algorithm>
-#include <cmath>
 #include <charconv>
+#include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 
@@ -94,13 +95,29 @@ void validate(const CsrMatrix& m, const std::string& file, const std::string& el
                     std::to_string(m.indices.size()) + " indices and " + std::to_string(m.data.size()) +
                     " values are stored");
   }
-  for (size_t k = 0; k < m.indices.size(); ++k) {
-    if (m.indices[k] < 0 || m.indices[k] >= m.n_cols) {
+  // One branch-free pass over all entries (vectorises), then a second pass
+  // only to name the first bad entry when something is wrong.
+  const int32_t* idx = m.indices.data();
+  const float* val = m.data.data();
+  const size_t nnz = m.indices.size();
+  const auto n_cols = static_cast<uint32_t>(m.n_cols);
+  uint32_t bad_index = 0;
+  uint32_t bad_value = 0;
+  for (size_t k = 0; k < nnz; ++k) {
+    // Negative indices wrap to large unsigned values, so one comparison covers both ends.
+    bad_index |= static_cast<uint32_t>(static_cast<uint32_t>(idx[k]) >= n_cols);
+    uint32_t bits;
+    std::memcpy(&bits, &val[k], sizeof bits);
+    bad_value |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);  // exponent all ones: NaN or Inf
+  }
+  if (bad_index == 0 && bad_value == 0) return;
+  for (size_t k = 0; k < nnz; ++k) {
+    if (idx[k] < 0 || idx[k] >= m.n_cols) {
       throw Error(file, element,
-                  "index out of range at entry " + std::to_string(k) + ": " + std::to_string(m.indices[k]) +
+                  "index out of range at entry " + std::to_string(k) + ": " + std::to_string(idx[k]) +
                       " not in [0, " + std::to_string(m.n_cols) + ")");
     }
-    if (!std::isfinite(m.data[k])) {
+    if (!std::isfinite(val[k])) {
       throw Error(file, element, "non-finite value (NaN or Inf) at entry " + std::to_string(k));
     }
   }

@@ -242,7 +242,12 @@ Handle open_dataset(hid_t loc, const std::string& path) {
   const Kind k = kind(loc, path);
   if (k == Kind::Missing) fail(loc, path, "missing (expected a dataset)");
   if (k != Kind::Dataset) fail(loc, path, "is a group, expected a dataset");
-  hid_t id = H5Dopen2(loc, path.c_str(), H5P_DEFAULT);
+  // Every read here touches each chunk once (one H5Dread per selection), so a
+  // chunk cache only adds a copy: without one HDF5 reads unfiltered chunks
+  // straight into the caller's buffer.
+  Handle dapl(H5Pcreate(H5P_DATASET_ACCESS));
+  H5Pset_chunk_cache(dapl, 0, 0, 1.0);
+  hid_t id = H5Dopen2(loc, path.c_str(), dapl);
   if (id < 0) fail(loc, path, "cannot open dataset: " + hdf5_message());
   return Handle(id);
 }
@@ -328,7 +333,8 @@ std::vector<std::string> attr_strings(hid_t obj, const std::string& name) {
   if (H5Tget_class(type) != H5T_STRING) {
     fail(obj, "attribute '" + name + "' is " + dtype_name(type) + ", expected strings");
   }
-  return read_string_values(obj, type, n, [&](hid_t mem, void* buf) { return H5Aread(attr, mem, buf); });
+  return read_string_values(
+      obj, type, n, [&](hid_t mem, hid_t, void* buf) { return H5Aread(attr, mem, buf); }, true);
 }
 
 std::string attr_string(hid_t obj, const std::string& name) {

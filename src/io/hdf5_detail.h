@@ -74,8 +74,11 @@ std::string dtype_name(hid_t type);
 
 // Reads `n` strings (fixed or variable length) of `file_type` through
 // `do_read`, which reads from the dataset or attribute `obj` into memory of
-// the given type; errors name `obj`.
-std::vector<std::string> read_string_values(hid_t obj, hid_t file_type, size_t n,
-                                            const std::function<herr_t(hid_t mem_type, void* buf)>& do_read);
+// the given type using the transfer property list `dxpl`; errors name `obj`.
+// Datasets honour `dxpl` (variable-length strings then come from one arena
+// instead of a malloc each); attributes cannot take one (`obj_is_attribute`).
+using StringReader = std::function<herr_t(hid_t mem_type, hid_t dxpl, void* buf)>;
+std::vector<std::string> read_string_values(hid_t obj, hid_t file_type, size_t n, const StringReader& do_read,
+                                            bool obj_is_attribute = false);
 
 }  // namespace pg::io::h5::detail

@@ -3,6 +3,7 @@
 // for compression filters this HDF5 cannot load.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "io/hdf5.h"
 #include "io/hdf5_detail.h"
@@ -79,19 +80,46 @@ std::vector<std::string> split_fixed(const std::vector<char>& buf, size_t width,
 
 namespace detail {
 
-std::vector<std::string> read_string_values(hid_t obj, hid_t file_type, size_t n,
-                                            const std::function<herr_t(hid_t mem_type, void* buf)>& do_read) {
+// Variable-length strings of one read come from large blocks that are
+// released together, instead of one malloc and one free per string.
+class StringArena {
+ public:
+  static void* alloc(size_t size, void* self) { return static_cast<StringArena*>(self)->take(size); }
+  static void release(void*, void*) {}  // everything goes when the arena does
+
+ private:
+  void* take(size_t size) {
+    size = (size + 7) & ~size_t{7};
+    if (blocks_.empty() || used_ + size > capacity_) {
+      capacity_ = std::max<size_t>(size, 1 << 20);
+      blocks_.push_back(std::make_unique<char[]>(capacity_));
+      used_ = 0;
+    }
+    void* p = blocks_.back().get() + used_;
+    used_ += size;
+    return p;
+  }
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t used_ = 0;
+  size_t capacity_ = 0;
+};
+
+std::vector<std::string> read_string_values(hid_t obj, hid_t file_type, size_t n, const StringReader& do_read,
+                                            bool obj_is_attribute) {
   if (H5Tget_class(file_type) != H5T_STRING) fail(obj, "expected strings, found " + dtype_name(file_type));
   if (H5Tis_variable_str(file_type) > 0) {
     Handle mem(H5Tcopy(H5T_C_S1));
     H5Tset_size(mem, H5T_VARIABLE);
     H5Tset_cset(mem, H5Tget_cset(file_type));
+    StringArena arena;
+    Handle dxpl(H5Pcreate(H5P_DATASET_XFER));
+    H5Pset_vlen_mem_manager(dxpl, StringArena::alloc, &arena, StringArena::release, &arena);
     std::vector<char*> ptrs(n, nullptr);
-    if (n > 0 && do_read(mem, ptrs.data()) < 0) fail(obj, "cannot read strings: " + hdf5_message());
+    if (n > 0 && do_read(mem, dxpl, ptrs.data()) < 0) fail(obj, "cannot read strings: " + hdf5_message());
     std::vector<std::string> out(n);
     for (size_t i = 0; i < n; ++i) {
       if (ptrs[i] != nullptr) out[i] = ptrs[i];
-      H5free_memory(ptrs[i]);
+      if (obj_is_attribute) H5free_memory(ptrs[i]);  // attributes ignore dxpl: HDF5 malloc'd them
     }
     return out;
   }
@@ -100,7 +128,7 @@ std::vector<std::string> read_string_values(hid_t obj, hid_t file_type, size_t n
   H5Tset_size(mem, width);
   H5Tset_strpad(mem, H5T_STR_NULLPAD);
   std::vector<char> buf(n * width + 1, '\0');
-  if (n > 0 && do_read(mem, buf.data()) < 0) fail(obj, "cannot read strings: " + hdf5_message());
+  if (n > 0 && do_read(mem, H5P_DEFAULT, buf.data()) < 0) fail(obj, "cannot read strings: " + hdf5_message());
   return split_fixed(buf, width, n);
 }
 
@@ -158,8 +186,8 @@ std::vector<std::string> read_strings(hid_t dataset, std::optional<std::pair<int
   check_filters(dataset);
   Handle type(H5Dget_type(dataset));
   Selection sel = select_rows(dataset, rows);
-  return read_string_values(dataset, type, sel.count, [&](hid_t mem, void* buf) {
-    return H5Dread(dataset, mem, sel.mem_space, sel.file_space, H5P_DEFAULT, buf);
+  return read_string_values(dataset, type, sel.count, [&](hid_t mem, hid_t dxpl, void* buf) {
+    return H5Dread(dataset, mem, sel.mem_space, sel.file_space, dxpl, buf);
   });
 }
 
@@ -264,10 +292,10 @@ std::vector<std::string> read_field_strings(hid_t dataset, const std::string& fi
   check_filters(dataset);
   Handle ft = field_type(dataset, field);
   const size_t n = static_cast<size_t>(dataset_info(dataset).rows());
-  return read_string_values(dataset, ft, n, [&](hid_t mem_str, void* buf) {
+  return read_string_values(dataset, ft, n, [&](hid_t mem_str, hid_t dxpl, void* buf) {
     Handle mem(H5Tcreate(H5T_COMPOUND, H5Tget_size(mem_str)));
     H5Tinsert(mem, field.c_str(), 0, mem_str);
-    return H5Dread(dataset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    return H5Dread(dataset, mem, H5S_ALL, H5S_ALL, dxpl, buf);
   });
 }
 

@@ -30,6 +30,9 @@ struct BadCase {
   std::string element;               // expected element prefix ("" = none)
 };
 
+// Names the case in test listings (instead of a hex dump of the struct).
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.file; }
+
 class BadFixture : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(BadFixture, FailsWithAClearMessage) {
