@@ -299,6 +299,36 @@ std::vector<std::string> read_field_strings(hid_t dataset, const std::string& fi
   });
 }
 
+namespace {
+
+// Short names of the registered filters single-cell files actually use
+// (HDF Group's registry); others keep the name stored in the file.
+std::string filter_label(H5Z_filter_t id, const char* stored_name) {
+  switch (id) {
+    case 307:
+      return "bzip2";
+    case 32000:
+      return "lzf";
+    case 32001:
+      return "blosc";
+    case 32004:
+      return "lz4";
+    case 32008:
+      return "bitshuffle";
+    case 32015:
+      return "zstd";
+    case 32026:
+      return "blosc2";
+    default:
+      break;
+  }
+  std::string name = stored_name != nullptr ? stored_name : "";
+  name = name.substr(0, name.find(';'));
+  return name.empty() ? "unknown" : name;
+}
+
+}  // namespace
+
 std::vector<std::string> missing_filters(hid_t dataset) {
   std::vector<std::string> out;
   Handle plist(H5Dget_create_plist(dataset));
@@ -313,7 +343,7 @@ std::vector<std::string> missing_filters(hid_t dataset) {
     if (id < 0) continue;
     if (H5Zfilter_avail(id) <= 0) {
       H5Eclear2(H5E_DEFAULT);
-      std::string label = id == 32000 ? "lzf" : (name[0] != '\0' ? name : "unknown");
+      std::string label = filter_label(id, name);
       out.push_back(label + " (HDF5 filter id " + std::to_string(id) + ")");
     }
   }
