@@ -1,3 +1,6 @@
+// The MatrixMarket grammar: the header, the entries (a fast path for the
+// common line form, and the general one with every error message), and the
+// serial scan that names the first problem of a text.
 #include "io/matrix_market.h"
 
 #include <algorithm>
@@ -6,10 +9,11 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
-#include <numeric>
+#include <new>
 #include <vector>
 
 #include "core/error.h"
+#include "io/matrix_market_chunks.h"
 
 namespace pg::io {
 
@@ -234,50 +238,165 @@ MtxHeader read_header(Cursor& c) {
   return h;
 }
 
-}  // namespace
+// One entry, the general way: any blanks, CRLF, comment and blank lines
+// before it, leading zeros, '+' signs, and every error with its message.
+struct Entry {
+  int32_t gene = 0;
+  int32_t cell = 0;
+  float value = 1.0f;
+};
 
-MtxHeader parse_matrix_market_header(std::string_view text, const std::string& file) {
-  Cursor c{text.data(), text.data() + text.size(), 1, file};
-  return read_header(c);
+Entry parse_entry(Cursor& c, const MtxHeader& h) {
+  Entry e;
+  e.gene = parse_index(c, h.n_rows, "row");
+  if (c.at_eol()) c.fail("expected a column index after the row index");
+  c.skip_blanks();
+  e.cell = parse_index(c, h.n_cols, "column");
+  if (h.field != MtxField::Pattern) {
+    if (c.at_eol()) c.fail("expected a value after the row and column indices");
+    c.skip_blanks();
+    e.value = parse_value(c, h.field);
+  }
+  c.skip_blanks();
+  if (!c.at_eol()) {
+    c.fail("unexpected " + c.token() + " after the entry (expected " +
+           (h.field == MtxField::Pattern ? "'row column'" : "'row column value'") + ")");
+  }
+  c.next_line();
+  return e;
 }
 
-CsrMatrix parse_matrix_market(std::string_view text, const std::string& file) {
+// 1 to `max_digits` decimal digits at p, not followed by another digit.
+inline bool fast_digits(const char*& p, uint64_t& out, int max_digits) {
+  auto digit = [](char ch) { return static_cast<unsigned>(static_cast<unsigned char>(ch)) - '0'; };
+  if (digit(*p) > 9) return false;
+  uint64_t v = digit(*p);
+  const char* q = p + 1;
+  for (int i = 1; i < max_digits && digit(*q) <= 9; ++i) v = v * 10 + digit(*q++);
+  if (digit(*q) <= 9) return false;
+  p = q;
+  out = v;
+  return true;
+}
+
+// The common line "row column value\n" (single spaces, plain decimal
+// integers, valid indices; reals via from_chars): parses it and moves p past
+// the newline. False for anything else, which parse_entry then handles with
+// the same result or the error. A newline must follow p before `end`.
+template <MtxField F>
+inline bool fast_entry(const char*& p, const char* end, const MtxHeader& h, Entry& e) {
+  const char* q = p;
+  uint64_t row = 0;
+  uint64_t col = 0;
+  if (!fast_digits(q, row, 10) || *q != ' ') return false;
+  ++q;
+  if (!fast_digits(q, col, 10)) return false;
+  if (row - 1 >= static_cast<uint64_t>(h.n_rows) || col - 1 >= static_cast<uint64_t>(h.n_cols)) return false;
+  if constexpr (F != MtxField::Pattern) {
+    if (*q++ != ' ') return false;
+    const char* start = q;
+    const bool negative = *q == '-';
+    q += negative ? 1 : 0;
+    uint64_t v = 0;
+    if (fast_digits(q, v, 15) && *q == '\n') {
+      // v < 10^15 < 2^53: rounding it to float once gives what parse_value's
+      // v -> double -> float does.
+      const auto f = static_cast<float>(static_cast<int64_t>(v));
+      e.value = negative ? -f : f;
+    } else if constexpr (F == MtxField::Real) {
+      double d = 0;
+      const auto [ptr, ec] = std::from_chars(start, end, d);
+      if (ec != std::errc() || *ptr != '\n' ||
+          !(std::fabs(d) < static_cast<double>(FLT_MAX) + std::ldexp(1.0, 103)))
+        return false;
+      q = ptr;
+      e.value = static_cast<float>(d);
+    } else {
+      return false;
+    }
+  }
+  if (*q != '\n') return false;
+  e.gene = static_cast<int32_t>(row - 1);
+  e.cell = static_cast<int32_t>(col - 1);
+  p = q + 1;
+  return true;
+}
+
+// mtx::parse_chunk for one value type: the fast path where it applies, else
+// parse_entry, line by line.
+template <MtxField F>
+bool parse_entries(mtx::Chunk& ch, const MtxHeader& h, const std::string& file, int32_t* gene, float* value,
+                   int64_t capacity) {
+  const char* fast_end = ch.end;  // the fast path needs a newline ahead
+  while (fast_end != ch.begin && fast_end[-1] != '\n') --fast_end;
+  Cursor c{ch.begin, ch.end, 1, file};
+  int64_t n = 0;
+  int64_t run_start = 0;
+  int32_t cell = -1;
+  int32_t prev_gene = 0;
+  bool sorted = true;
+  Entry e;
+  while (true) {
+    if (c.p >= fast_end || !fast_entry<F>(c.p, ch.end, h, e)) {
+      if (!c.skip_to_content()) break;
+      e = parse_entry(c, h);
+    }
+    if (n == capacity) return false;
+    if (e.cell != cell) {
+      if (n > run_start) ch.runs.emplace_back(cell, n - run_start);
+      cell = e.cell;
+      run_start = n;
+    } else if (e.gene < prev_gene) {
+      sorted = false;
+    }
+    prev_gene = e.gene;
+    gene[n] = e.gene;
+    value[n] = e.value;
+    ++n;
+  }
+  if (n > run_start) ch.runs.emplace_back(cell, n - run_start);
+  ch.count = n;
+  ch.rows_sorted = sorted;
+  return true;
+}
+
+}  // namespace
+
+namespace mtx {
+
+MtxHeader read_header(std::string_view text, const std::string& file, size_t& body) {
   Cursor c{text.data(), text.data() + text.size(), 1, file};
   const MtxHeader h = read_header(c);
-  // One CSR row per stored column. A size line claiming millions of columns
-  // more than the text could describe is corrupt; refuse before allocating.
-  if (h.n_cols > static_cast<int64_t>(text.size()) * 16 + (1 << 20)) {
+  body = static_cast<size_t>(c.p - text.data());
+  return h;
+}
+
+bool parse_chunk(Chunk& ch, const MtxHeader& h, const std::string& file, int32_t* gene, float* value,
+                 int64_t capacity) {
+  switch (h.field) {
+    case MtxField::Integer:
+      return parse_entries<MtxField::Integer>(ch, h, file, gene, value, capacity);
+    case MtxField::Real:
+      return parse_entries<MtxField::Real>(ch, h, file, gene, value, capacity);
+    case MtxField::Pattern:
+      break;
+  }
+  return parse_entries<MtxField::Pattern>(ch, h, file, gene, value, capacity);
+}
+
+// The checks of a one-thread parse, in its order, stopping at the first
+// problem; a chunked parse that failed somewhere calls this to name it.
+[[noreturn]] void report_first_error(std::string_view text, const std::string& file) {
+  Cursor c{text.data(), text.data() + text.size(), 1, file};
+  const MtxHeader h = read_header(c);
+  if (implausible_columns(h, text.size())) {
     c.fail("size line claims " + std::to_string(h.n_cols) + " columns, implausible for a " +
            std::to_string(text.size()) + "-byte file");
   }
-  // Every entry takes at least 4 bytes ("1 1\n"), which bounds the reservation.
-  const auto reserve =
-      static_cast<size_t>(std::min<int64_t>(h.nnz, static_cast<int64_t>(text.size() / 4 + 1)));
-  std::vector<int32_t> gene;
-  std::vector<int32_t> cell;
-  std::vector<float> value;
-  gene.reserve(reserve);
-  cell.reserve(reserve);
-  if (h.field != MtxField::Pattern) value.reserve(reserve);
-
   int64_t found = 0;
   for (; found < h.nnz; ++found) {
     if (!c.skip_to_content()) break;
-    gene.push_back(parse_index(c, h.n_rows, "row"));
-    if (c.at_eol()) c.fail("expected a column index after the row index");
-    c.skip_blanks();
-    cell.push_back(parse_index(c, h.n_cols, "column"));
-    if (h.field != MtxField::Pattern) {
-      if (c.at_eol()) c.fail("expected a value after the row and column indices");
-      c.skip_blanks();
-      value.push_back(parse_value(c, h.field));
-    }
-    c.skip_blanks();
-    if (!c.at_eol()) {
-      c.fail("unexpected " + c.token() + " after the entry (expected " +
-             (h.field == MtxField::Pattern ? "'row column'" : "'row column value'") + ")");
-    }
-    c.next_line();
+    parse_entry(c, h);
   }
   if (found < h.nnz) {
     c.fail("premature end of data: header says " + std::to_string(h.nnz) + " entries, found " +
@@ -294,102 +413,14 @@ CsrMatrix parse_matrix_market(std::string_view text, const std::string& file) {
     c.fail("more entries than the header says: header says " + std::to_string(h.nnz) + " entries, found " +
            std::to_string(h.nnz + extra));
   }
-
-  // Counting sort by column: the CSR rows are the file's columns (cells).
-  CsrMatrix m;
-  m.n_rows = h.n_cols;
-  m.n_cols = h.n_rows;
-  m.storage.layout = "coo";
-  m.storage.dtype = h.field == MtxField::Real ? "float64" : "int64";
-  m.indptr.assign(static_cast<size_t>(m.n_rows) + 1, 0);
-  for (int32_t j : cell) ++m.indptr[static_cast<size_t>(j) + 1];
-  std::partial_sum(m.indptr.begin(), m.indptr.end(), m.indptr.begin());
-  const auto nnz = static_cast<size_t>(h.nnz);
-  m.indices.resize(nnz);
-  m.data.resize(nnz);
-  std::vector<int64_t> next(m.indptr.begin(), m.indptr.end() - 1);
-  for (size_t k = 0; k < nnz; ++k) {
-    const auto dst = static_cast<size_t>(next[static_cast<size_t>(cell[k])]++);
-    m.indices[dst] = gene[k];
-    m.data[dst] = h.field == MtxField::Pattern ? 1.0f : value[k];
-  }
-  sort_row_indices(m);  // 10x files are sorted by cell then gene; other writers may not be
-  return m;
+  throw std::bad_alloc();  // the text is fine: the chunked parse ran out of memory
 }
 
-void sort_row_indices(CsrMatrix& m) {
-  std::vector<size_t> order;
-  for (int64_t r = 0; r < m.n_rows; ++r) {
-    const auto b = static_cast<size_t>(m.indptr[static_cast<size_t>(r)]);
-    const auto e = static_cast<size_t>(m.indptr[static_cast<size_t>(r) + 1]);
-    if (std::is_sorted(m.indices.begin() + static_cast<std::ptrdiff_t>(b),
-                       m.indices.begin() + static_cast<std::ptrdiff_t>(e)))
-      continue;
-    order.resize(e - b);
-    std::iota(order.begin(), order.end(), b);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t x, size_t y) { return m.indices[x] < m.indices[y]; });
-    std::vector<int32_t> idx(e - b);
-    std::vector<float> val(e - b);
-    for (size_t i = 0; i < order.size(); ++i) {
-      idx[i] = m.indices[order[i]];
-      val[i] = m.data[order[i]];
-    }
-    std::copy(idx.begin(), idx.end(), m.indices.begin() + static_cast<std::ptrdiff_t>(b));
-    std::copy(val.begin(), val.end(), m.data.begin() + static_cast<std::ptrdiff_t>(b));
-  }
-}
+}  // namespace mtx
 
-bool all_integral(const CsrMatrix& m) {
-  for (float v : m.data) {
-    if (!(std::fabs(v) < 9007199254740992.0f) || std::trunc(v) != v) return false;
-  }
-  return true;
-}
-
-std::string format_matrix_market(const CsrMatrix& m, bool integer) {
-  std::string out;
-  out.reserve(128 + m.data.size() * 16);
-  out += integer ? "%%MatrixMarket matrix coordinate integer general\n"
-                 : "%%MatrixMarket matrix coordinate real general\n";
-  out += "% written by perturbgen: rows = features, columns = cells\n";
-  out += std::to_string(m.n_cols) + " " + std::to_string(m.n_rows) + " " + std::to_string(m.nnz()) + "\n";
-  auto put = [&out](auto v) {
-    char buf[48];
-    const auto r = std::to_chars(buf, buf + sizeof(buf), v);  // floats: shortest text that reads back exactly
-    out.append(buf, static_cast<size_t>(r.ptr - buf));
-  };
-  for (int64_t r = 0; r < m.n_rows; ++r) {
-    for (int64_t k = m.indptr[static_cast<size_t>(r)]; k < m.indptr[static_cast<size_t>(r) + 1]; ++k) {
-      put(m.indices[static_cast<size_t>(k)] + 1);
-      out += ' ';
-      put(r + 1);
-      out += ' ';
-      const float v = m.data[static_cast<size_t>(k)];
-      if (integer) {
-        put(static_cast<int64_t>(std::llround(v)));
-      } else {
-        put(v);
-      }
-      out += '\n';
-    }
-  }
-  return out;
-}
-
-CsrMatrix slice_rows(const CsrMatrix& m, int64_t begin, int64_t end) {
-  CsrMatrix s;
-  s.n_rows = end - begin;
-  s.n_cols = m.n_cols;
-  s.storage = m.storage;
-  const int64_t base = m.indptr[static_cast<size_t>(begin)];
-  const int64_t stop = m.indptr[static_cast<size_t>(end)];
-  s.indptr.resize(static_cast<size_t>(s.n_rows) + 1);
-  for (int64_t r = 0; r <= s.n_rows; ++r)
-    s.indptr[static_cast<size_t>(r)] = m.indptr[static_cast<size_t>(begin + r)] - base;
-  s.indices.assign(m.indices.begin() + base, m.indices.begin() + stop);
-  s.data.assign(m.data.begin() + base, m.data.begin() + stop);
-  return s;
+MtxHeader parse_matrix_market_header(std::string_view text, const std::string& file) {
+  Cursor c{text.data(), text.data() + text.size(), 1, file};
+  return read_header(c);
 }
 
 }  // namespace pg::io

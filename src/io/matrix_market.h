@@ -32,7 +32,14 @@ MtxHeader parse_matrix_market_header(std::string_view text, const std::string& f
 // a missing size line, sizes beyond int32 indices, fewer or more entries than
 // the size line says, zero or out-of-range indices, non-numeric tokens and
 // NaN/Inf values. storage.dtype is "int64" for integer and pattern, "float64" for real.
-CsrMatrix parse_matrix_market(std::string_view text, const std::string& file);
+// The entries are parsed by `threads` threads (0: one per MiB of text, up to
+// the core count); the result and any error are the same for every count.
+CsrMatrix parse_matrix_market(std::string_view text, const std::string& file, int threads = 0);
+
+// parse_matrix_market on the file `path`, gzip-compressed or not, with the
+// same result and errors (gzip damage first). A gzip file is parsed piece by
+// piece while a second thread decompresses the rest.
+CsrMatrix read_matrix_market(const std::string& path, int threads = 0);
 
 // Sorts each row's entries by column where they are not sorted already
 // (stable, so duplicates keep their order). Cell Ranger's HDF5 stores genes

@@ -62,26 +62,9 @@ std::vector<T> slice_vec(const std::vector<T>& v, int64_t begin, int64_t end) {
 
 std::vector<std::vector<std::string>> parse_tsv(std::string_view text) {
   std::vector<std::vector<std::string>> rows;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(pos, eol - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    std::vector<std::string> fields;
-    size_t start = 0;
-    while (true) {
-      const size_t tab = line.find('\t', start);
-      if (tab == std::string_view::npos) {
-        fields.emplace_back(line.substr(start));
-        break;
-      }
-      fields.emplace_back(line.substr(start, tab - start));
-      start = tab + 1;
-    }
-    rows.push_back(std::move(fields));
-    pos = eol + 1;
-  }
+  for_each_tsv_row(text, [&](size_t, const std::vector<std::string_view>& fields) {
+    rows.emplace_back(fields.begin(), fields.end());
+  });
   return rows;
 }
 

@@ -15,6 +15,28 @@ namespace pg::io {
 // Lines of `text` (LF or CRLF; no empty row for a final newline), each split on tabs.
 std::vector<std::vector<std::string>> parse_tsv(std::string_view text);
 
+// The rows parse_tsv gives, one at a time and without copies: calls
+// fn(row_index, fields) with views into `text` (valid during the call).
+template <typename Fn>
+void for_each_tsv_row(std::string_view text, Fn&& fn) {
+  std::vector<std::string_view> fields;
+  size_t row = 0;
+  for (size_t pos = 0; pos < text.size(); ++row) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view line = text.substr(pos, eol - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    fields.clear();
+    for (size_t tab = line.find('\t'); tab != std::string_view::npos; tab = line.find('\t')) {
+      fields.push_back(line.substr(0, tab));
+      line.remove_prefix(tab + 1);
+    }
+    fields.push_back(line);
+    fn(row, static_cast<const std::vector<std::string_view>&>(fields));
+    pos = eol + 1;
+  }
+}
+
 // A column from text values, typed as pandas reads it: Int if every value is
 // an integer, Float if every value is a number or missing (NA, empty, NaN...
 // become NaN), Bool if every non-missing value is True/False/TRUE/FALSE/true/false,

@@ -2,8 +2,12 @@
 // features.tsv.gz) plus the obs.tsv[.gz] the shared datasets add. The var
 // index is the gene id, as scanpy.read_10x_mtx(var_names="gene_ids") gives.
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 #include <initializer_list>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -59,6 +63,50 @@ void check_field(const std::string& value, const std::string& file, const std::s
   }
 }
 
+// Barcodes: one cell id per line (any further fields are ignored).
+void read_barcodes(const std::string& file, DataFrame& obs) {
+  const ByteBuffer text = read_maybe_gzip_bytes(file);
+  obs.index.reserve(static_cast<size_t>(std::count(text.view().begin(), text.view().end(), '\n')) + 1);
+  for_each_tsv_row(text.view(), [&](size_t i, const std::vector<std::string_view>& row) {
+    if (row[0].empty()) throw Error(file, "line " + std::to_string(i + 1), "empty barcode");
+    obs.index.emplace_back(row[0]);
+  });
+}
+
+// Features: id, name, feature type (v3); id, name (v2); or id only.
+void read_features(const std::string& file, DataFrame& var) {
+  const ByteBuffer text = read_maybe_gzip_bytes(file);
+  const auto lines = static_cast<size_t>(std::count(text.view().begin(), text.view().end(), '\n')) + 1;
+  std::vector<std::string> names, types;
+  size_t n_fields = 1;
+  var.index_name = "gene_ids";
+  var.index.reserve(lines);
+  for_each_tsv_row(text.view(), [&](size_t i, const std::vector<std::string_view>& row) {
+    if (i == 0) {
+      n_fields = std::min<size_t>(row.size(), 3);
+      if (n_fields >= 2) names.reserve(lines);
+      if (n_fields >= 3) types.reserve(lines);
+    }
+    if (row.size() < n_fields) {
+      throw Error(
+          file, "line " + std::to_string(i + 1),
+          "has " + std::to_string(row.size()) + " fields, the first line has " + std::to_string(n_fields));
+    }
+    if (row[0].empty()) throw Error(file, "line " + std::to_string(i + 1), "empty feature id");
+    var.index.emplace_back(row[0]);
+    if (n_fields >= 2) names.emplace_back(row[1]);
+    if (n_fields >= 3) types.emplace_back(row[2]);
+  });
+  if (n_fields >= 2) {
+    Column c;
+    c.name = "gene_symbols";
+    c.dtype = "str";
+    c.strings = std::move(names);
+    var.columns.push_back(std::move(c));
+  }
+  if (n_fields >= 3) var.columns.push_back(string_column("feature_types", std::move(types)));
+}
+
 }  // namespace
 
 CellMatrix read_10x_mtx(const std::string& dir, const ReadOptions& opt, const std::string& prefix) {
@@ -76,62 +124,57 @@ CellMatrix read_10x_mtx(const std::string& dir, const ReadOptions& opt, const st
   const fs::path barcodes_path = require_file(dir, prefix, {"barcodes.tsv.gz", "barcodes.tsv"}, "barcodes");
   const fs::path obs_path = find_file(dir, prefix, {"obs.tsv.gz", "obs.tsv"});
 
+  // Barcodes, features and obs are read on a second thread while this one
+  // reads the matrix. Errors are reported in the order of a serial read:
+  // barcodes, features, the matrix, sizes that disagree, then obs.
   CellMatrix m;
-  // Barcodes: one cell id per line (any further fields are ignored).
   const std::string bfile = barcodes_path.string();
-  auto barcode_rows = parse_tsv(read_maybe_gzip(bfile));
-  m.obs.index.reserve(barcode_rows.size());
-  for (size_t i = 0; i < barcode_rows.size(); ++i) {
-    if (barcode_rows[i][0].empty()) throw Error(bfile, "line " + std::to_string(i + 1), "empty barcode");
-    m.obs.index.push_back(std::move(barcode_rows[i][0]));
-  }
-
-  // Features: id, name, feature type (v3); id, name (v2); or id only.
   const std::string ffile = features_path.string();
-  auto feature_rows = parse_tsv(read_maybe_gzip(ffile));
-  const size_t n_fields = feature_rows.empty() ? 1 : std::min<size_t>(feature_rows[0].size(), 3);
-  std::vector<std::string> names, types;
-  m.var.index_name = "gene_ids";
-  m.var.index.reserve(feature_rows.size());
-  for (size_t i = 0; i < feature_rows.size(); ++i) {
-    auto& row = feature_rows[i];
-    if (row.size() < n_fields) {
-      throw Error(
-          ffile, "line " + std::to_string(i + 1),
-          "has " + std::to_string(row.size()) + " fields, the first line has " + std::to_string(n_fields));
-    }
-    if (row[0].empty()) throw Error(ffile, "line " + std::to_string(i + 1), "empty feature id");
-    m.var.index.push_back(std::move(row[0]));
-    if (n_fields >= 2) names.push_back(std::move(row[1]));
-    if (n_fields >= 3) types.push_back(std::move(row[2]));
-  }
-  if (n_fields >= 2) {
-    Column c;
-    c.name = "gene_symbols";
-    c.dtype = "str";
-    c.strings = std::move(names);
-    m.var.columns.push_back(std::move(c));
-  }
-  if (n_fields >= 3) m.var.columns.push_back(string_column("feature_types", std::move(types)));
-
   const std::string mfile = matrix_path.string();
-  const std::string text = read_maybe_gzip(mfile);
-  int64_t n_genes = 0, n_cells = 0;
-  if (opt.load_x) {
-    m.X = parse_matrix_market(text, mfile);
-    validate(m.X, mfile, "matrix");
-    n_cells = m.X.n_rows;
-    n_genes = m.X.n_cols;
-  } else {
-    // Shape and storage only: an X of empty rows, as the h5ad reader gives.
-    const MtxHeader h = parse_matrix_market_header(text, mfile);
-    n_genes = h.n_rows;
-    n_cells = h.n_cols;
-    m.X.n_rows = n_cells;
-    m.X.n_cols = n_genes;
-    m.X.indptr.assign(static_cast<size_t>(n_cells) + 1, 0);
-    m.X.storage = {"coo", h.field == MtxField::Real ? "float64" : "int64", ""};
+  const std::string ofile = obs_path.string();
+  std::exception_ptr tables_error, obs_error;
+  std::optional<DataFrame> obs;
+  auto read_tables = [&] {
+    try {
+      read_barcodes(bfile, m.obs);
+      read_features(ffile, m.var);
+    } catch (...) {
+      tables_error = std::current_exception();
+      return;
+    }
+    try {
+      if (!ofile.empty()) obs = parse_obs_tsv(read_maybe_gzip_bytes(ofile).view(), ofile, m.obs.index);
+    } catch (...) {
+      obs_error = std::current_exception();
+    }
+  };
+  std::thread tables;
+  try {
+    tables = std::thread(read_tables);
+  } catch (const std::system_error&) {  // no second thread: read them first
+    read_tables();
   }
+  std::exception_ptr matrix_error;
+  try {
+    if (opt.load_x) {
+      m.X = read_matrix_market(mfile);  // checks every index and value
+    } else {
+      // Shape and storage only: an X of empty rows, as the h5ad reader gives.
+      const MtxHeader h = parse_matrix_market_header(read_maybe_gzip_bytes(mfile).view(), mfile);
+      m.X.n_rows = h.n_cols;
+      m.X.n_cols = h.n_rows;
+      m.X.indptr.assign(static_cast<size_t>(h.n_cols) + 1, 0);
+      m.X.storage = {"coo", h.field == MtxField::Real ? "float64" : "int64", ""};
+    }
+  } catch (...) {
+    matrix_error = std::current_exception();
+  }
+  if (tables.joinable()) tables.join();
+  if (tables_error) std::rethrow_exception(tables_error);
+  if (matrix_error) std::rethrow_exception(matrix_error);
+
+  const int64_t n_cells = m.X.n_rows;
+  const int64_t n_genes = m.X.n_cols;
   if (static_cast<int64_t>(m.var.index.size()) != n_genes) {
     throw Error(ffile, "",
                 "has " + std::to_string(m.var.index.size()) + " features but " +
@@ -142,10 +185,8 @@ CellMatrix read_10x_mtx(const std::string& dir, const ReadOptions& opt, const st
                 "has " + std::to_string(m.obs.index.size()) + " barcodes but " +
                     matrix_path.filename().string() + " has " + std::to_string(n_cells) + " columns (cells)");
   }
-  if (!obs_path.empty()) {
-    const std::string ofile = obs_path.string();
-    m.obs = parse_obs_tsv(read_maybe_gzip(ofile), ofile, m.obs.index);
-  }
+  if (obs_error) std::rethrow_exception(obs_error);
+  if (obs) m.obs = std::move(*obs);
 
   if (opt.rows) {
     const auto [begin, end] = *opt.rows;
