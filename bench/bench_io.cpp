@@ -63,17 +63,19 @@ int main(int argc, char** argv) {
   fs::create_directories(tmp);
   const fs::path h5ad = tmp / "pbmc3k_raw.h5ad";
   try {
-    run(python + " " + (bench_dir / "peer_io.py").string() + " --write-h5ad " + h5ad.string() + " --from-mtx-dir " +
-        mtx_dir.string());
+    run(python + " " + (bench_dir / "peer_io.py").string() + " --write-h5ad " + h5ad.string() +
+        " --from-mtx-dir " + mtx_dir.string());
 
     int64_t nnz = 0;
     const auto ours_mtx = timed([&] { nnz = pg::io::read_10x_mtx(mtx_dir.string()).X.nnz(); }, reps);
     const auto ours_h5ad = timed([&] { nnz = pg::io::read_h5ad(h5ad.string()).X.nnz(); }, reps);
-    const auto peer = nlohmann::json::parse(run(python + " " + (bench_dir / "peer_io.py").string() + " --mtx " +
-                                                (mtx_dir / "matrix.mtx.gz").string() + " --h5ad " +
-                                                h5ad.string() + " --reps " + std::to_string(reps)));
+    const auto peer =
+        nlohmann::json::parse(run(python + " " + (bench_dir / "peer_io.py").string() + " --mtx " +
+                                  (mtx_dir / "matrix.mtx.gz").string() + " --h5ad " + h5ad.string() +
+                                  " --reps " + std::to_string(reps)));
     const double m_ours = median(ours_mtx), m_scipy = median(peer["scipy_mmread"].get<std::vector<double>>());
-    const double h_ours = median(ours_h5ad), h_peer = median(peer["anndata_read_h5ad"].get<std::vector<double>>());
+    const double h_ours = median(ours_h5ad),
+                 h_peer = median(peer["anndata_read_h5ad"].get<std::vector<double>>());
 
     std::printf("pbmc3k_raw: 2,700 cells x 32,738 genes, %lld stored values; median of %d runs\n",
                 static_cast<long long>(nnz), reps);
@@ -83,7 +85,8 @@ int main(int argc, char** argv) {
                 m_scipy / m_ours);
     std::printf("| h5ad (anndata-written) | %.3f | anndata.read_h5ad | %.3f | %.1fx | 2x |\n", h_ours, h_peer,
                 h_peer / h_ours);
-    std::printf("headline: MatrixMarket %.1fx scipy, h5ad %.1fx anndata\n", m_scipy / m_ours, h_peer / h_ours);
+    std::printf("headline: MatrixMarket %.1fx scipy, h5ad %.1fx anndata\n", m_scipy / m_ours,
+                h_peer / h_ours);
   } catch (const std::exception& e) {
     std::cerr << "bench_io: " << e.what() << "\n";
     return 1;

@@ -31,7 +31,9 @@ struct BadCase {
 };
 
 // Names the case in test listings (instead of a hex dump of the struct).
-void PrintTo(const BadCase& c, std::ostream* os) { *os << c.file; }
+void PrintTo(const BadCase& c, std::ostream* os) {
+  *os << c.file;
+}
 
 class BadFixture : public ::testing::TestWithParam<BadCase> {};
 
