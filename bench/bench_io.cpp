@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/process.h"
 #include "io/formats.h"
 
 namespace fs = std::filesystem;
@@ -50,6 +51,7 @@ std::string run(const std::string& cmd) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  pg::configure_process();
   if (argc < 3) {
     std::cerr << "usage: bench_io SHARED_DATA_DIR PYTHON [REPS]\n";
     return 2;

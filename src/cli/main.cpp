@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/process.h"
 #include "core/version.h"
 #ifdef PERTURBGEN_WITH_TORCH
 #include "model/runtime.h"
@@ -27,6 +28,7 @@ std::string version_text() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  pg::configure_process();
   CLI::App app{"perturbgen: generative modelling of perturbations along single-cell trajectories"};
   app.set_version_flag("--version", version_text);
   app.require_subcommand(1);

@@ -1,0 +1,13 @@
+#include "core/process.h"
+
+#include <malloc.h>
+
+namespace pg {
+
+void configure_process() {
+  // Buffers up to 256 MiB come from the heap; up to 512 MiB free at its top is kept.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+}
+
+}  // namespace pg
