@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace pg::test {
 
@@ -51,6 +53,38 @@ inline const nlohmann::json& expected_values() {
   }();
   return j;
 }
+
+// Every h5ad in the format fixtures (anndata 0.5 to 0.12 and hand-made variants).
+inline const std::vector<std::string>& h5ad_fixtures() {
+  static const std::vector<std::string> names = {"hsmm_small.h5ad",
+                                                 "hsmm_small_csc.h5ad",
+                                                 "hsmm_small_dense.h5ad",
+                                                 "hsmm_small_int64idx.h5ad",
+                                                 "hsmm_small_nullable_string.h5ad",
+                                                 "bpcells/mini_mat.anndata-v0.10.9.h5ad",
+                                                 "bpcells/mini_mat.anndata-v0.6.22.h5ad",
+                                                 "bpcells/mini_mat.anndata-v0.7.h5ad",
+                                                 "bpcells/mini_mat_int_64.anndata-v0.12.6.h5ad",
+                                                 "bpcells/mini_mat_int_64_neg.anndata-v0.12.6.h5ad",
+                                                 "bpcells/mini_mat_uint_16.anndata-v0.10.9.h5ad",
+                                                 "anndata_archives/pbmc68k_reduced_2025.h5ad",
+                                                 "anndata_archives/v0.11.4_adata.h5ad",
+                                                 "anndata_archives/v0.5.0_adata.h5ad",
+                                                 "anndata_archives/v0.7.0_adata.h5ad",
+                                                 "anndata_archives/v0.7.8_adata.h5ad"};
+  return names;
+}
+
+// A GoogleTest parameter name from a fixture path ("bpcells/a.h5ad" -> "bpcells_a_h5ad").
+struct FixtureName {
+  template <typename Info>
+  std::string operator()(const Info& info) const {
+    std::string name = info.param;
+    for (char& ch : name)
+      if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    return name;
+  }
+};
 
 struct CommandResult {
   int exit_code = -1;

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/h5ad_elements.h"
+#include "io/hdf5_column.h"
 
 namespace pg::io::h5ad {
 
@@ -46,30 +47,6 @@ void check_codes(hid_t codes_ds, const Column& c) {
                              " outside its " + std::to_string(n_cat) + " categories");
     }
   }
-}
-
-// A plain 1-D dataset column: strings, booleans, integers or floats.
-// Returns false (column not loaded) for other element types.
-bool array_column(hid_t ds, const RowRange& rows, Column& c) {
-  const h5::DatasetInfo info = h5::dataset_info(ds);
-  c.dtype = info.dtype;
-  if (info.is_string()) {
-    c.type = ColumnType::String;
-    c.dtype = "str";
-    c.strings = h5::read_strings(ds, rows);
-  } else if (info.dtype == "bool") {
-    c.type = ColumnType::Bool;
-    c.bools = h5::read<uint8_t>(ds, rows);
-  } else if (info.type_class == H5T_INTEGER) {
-    c.type = ColumnType::Int;
-    c.ints = h5::read<int64_t>(ds, rows);
-  } else if (info.type_class == H5T_FLOAT) {
-    c.type = ColumnType::Float;
-    c.floats = h5::read<double>(ds, rows);
-  } else {
-    return false;
-  }
-  return true;
 }
 
 // Codes (rows selected) plus categories from another dataset.
@@ -178,7 +155,7 @@ DataFrame read_group_dataframe(hid_t file, const std::string& path, const RowRan
           h5::Handle cats = h5::attr_reference(ds, "categories");
           categorical_column(ds, cats, rows, c);
           c.ordered = h5::has_attr(cats, "ordered") && h5::attr_bool(cats, "ordered");
-        } else if (!array_column(ds, rows, c)) {
+        } else if (!read_array_column(ds, rows, c)) {
           why = "array of " + info.dtype + " is not a supported column type";
         }
         break;

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "io/formats.h"
 #include "io/hdf5.h"
+#include "io/hdf5_column.h"
 #include "io/matrix_market.h"
 #include "io/tabular.h"
 
@@ -59,23 +60,10 @@ CsrMatrix read_dense(hid_t ds, int64_t n_genes, int64_t begin, int64_t end) {
 
 // One 1-D attribute as a column (strings, numbers, h5py bools).
 std::optional<Column> read_column(hid_t ds, const std::string& name, std::pair<int64_t, int64_t> rows) {
-  const auto info = h5::dataset_info(ds);
-  if (info.is_string()) return string_column(name, h5::read_strings(ds, rows));
+  if (h5::dataset_info(ds).is_string()) return string_column(name, h5::read_strings(ds, rows));
   Column c;
   c.name = name;
-  c.dtype = info.dtype;
-  if (info.dtype == "bool") {
-    c.type = ColumnType::Bool;
-    c.bools = h5::read<uint8_t>(ds, rows);
-  } else if (info.type_class == H5T_INTEGER) {
-    c.type = ColumnType::Int;
-    c.ints = h5::read<int64_t>(ds, rows);
-  } else if (info.type_class == H5T_FLOAT) {
-    c.type = ColumnType::Float;
-    c.floats = h5::read<double>(ds, rows);
-  } else {
-    return std::nullopt;
-  }
+  if (!read_array_column(ds, rows, c)) return std::nullopt;
   return c;
 }
 

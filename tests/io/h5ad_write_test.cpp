@@ -478,23 +478,8 @@ TEST_P(FixtureRoundTrip, ReadWriteReadIsIdentical) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, FixtureRoundTrip,
-    ::testing::Values("hsmm_small.h5ad", "hsmm_small_csc.h5ad", "hsmm_small_dense.h5ad",
-                      "hsmm_small_int64idx.h5ad", "hsmm_small_nullable_string.h5ad",
-                      "bpcells/mini_mat.anndata-v0.10.9.h5ad", "bpcells/mini_mat.anndata-v0.6.22.h5ad",
-                      "bpcells/mini_mat.anndata-v0.7.h5ad", "bpcells/mini_mat_int_64.anndata-v0.12.6.h5ad",
-                      "bpcells/mini_mat_int_64_neg.anndata-v0.12.6.h5ad",
-                      "bpcells/mini_mat_uint_16.anndata-v0.10.9.h5ad",
-                      "anndata_archives/pbmc68k_reduced_2025.h5ad", "anndata_archives/v0.11.4_adata.h5ad",
-                      "anndata_archives/v0.5.0_adata.h5ad", "anndata_archives/v0.7.0_adata.h5ad",
-                      "anndata_archives/v0.7.8_adata.h5ad"),
-    [](const auto& param_info) {
-      std::string n = param_info.param;
-      for (char& ch : n)
-        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureRoundTrip, ::testing::ValuesIn(pg::test::h5ad_fixtures()),
+                         pg::test::FixtureName());
 
 // ---- safety -----------------------------------------------------------------------
 
