@@ -10,9 +10,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "core/error.h"
+#include "io/cell_matrix.h"
 
 namespace pg::test {
 
@@ -85,6 +89,26 @@ struct FixtureName {
     return name;
   }
 };
+
+// The message of the pg::Error that `f` throws, or "<no error>".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const pg::Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+// Two matrices with the same shape, structure, values and stored dtype.
+inline void expect_same_matrix(const pg::io::CsrMatrix& a, const pg::io::CsrMatrix& b) {
+  EXPECT_EQ(a.n_rows, b.n_rows);
+  EXPECT_EQ(a.n_cols, b.n_cols);
+  EXPECT_EQ(a.indptr, b.indptr);
+  EXPECT_EQ(a.indices, b.indices);
+  EXPECT_EQ(a.data, b.data);
+  EXPECT_EQ(a.storage.dtype, b.storage.dtype);
+}
 
 struct CommandResult {
   int exit_code = -1;

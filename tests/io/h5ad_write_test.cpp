@@ -367,15 +367,6 @@ INSTANTIATE_TEST_SUITE_P(Layouts, FromAnndata, ::testing::Values("csr", "csc", "
 
 // ---- fixtures: read -> write -> read ----------------------------------------------
 
-void expect_same_matrix(const CsrMatrix& a, const CsrMatrix& b) {
-  EXPECT_EQ(a.n_rows, b.n_rows);
-  EXPECT_EQ(a.n_cols, b.n_cols);
-  EXPECT_EQ(a.indptr, b.indptr);
-  EXPECT_EQ(a.indices, b.indices);
-  EXPECT_EQ(a.data, b.data);
-  EXPECT_EQ(a.storage.dtype, b.storage.dtype);
-}
-
 void expect_same_frame(const DataFrame& a, const DataFrame& b) {
   EXPECT_EQ(a.index, b.index);
   EXPECT_EQ(a.index_name.empty() ? "_index" : a.index_name, b.index_name);
@@ -450,12 +441,12 @@ TEST_P(FixtureRoundTrip, ReadWriteReadIsIdentical) {
   EXPECT_EQ(slurp(in), before);  // the input is never touched
   const CellMatrix b = read_h5ad(out.string());
   EXPECT_EQ(a.has_x, b.has_x);
-  expect_same_matrix(a.X, b.X);
+  pg::test::expect_same_matrix(a.X, b.X);
   ASSERT_EQ(a.layers.size(), b.layers.size());
   for (const auto& [k, l] : a.layers) {
     SCOPED_TRACE("layers/" + k);
     ASSERT_TRUE(b.layers.count(k));
-    expect_same_matrix(l, b.layers.at(k));
+    pg::test::expect_same_matrix(l, b.layers.at(k));
   }
   {
     SCOPED_TRACE("obs");

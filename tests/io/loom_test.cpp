@@ -82,15 +82,6 @@ void check_attrs(const DataFrame& df, const json& attrs, const std::string& inde
   }
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
 TEST(Loom, Fixtures) {
   for (const char* file : {"lps_small.loom", "lps_small_loom2.loom"}) {
     SCOPED_TRACE(file);
@@ -132,7 +123,7 @@ TEST(Loom, CellRangeAndLayerSelection) {
   EXPECT_EQ(names.X.storage.dtype, "int32");
   EXPECT_EQ(names.obs.index, part.obs.index);
   opt.rows = std::make_pair<int64_t, int64_t>(40, 51);
-  EXPECT_NE(error_of([&] { read_loom(path, opt); }).find("outside 0..50"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_loom(path, opt); }).find("outside 0..50"), std::string::npos);
 }
 
 TEST(Loom, RoundTrip) {
@@ -196,11 +187,12 @@ TEST(Loom, FromTenxAndBack) {
 
 TEST(Loom, BrokenFiles) {
   const fs::path dir = test::temp_dir();
-  EXPECT_NE(error_of([&] { read_loom((dir / "nope.loom").string()); }).find("no such file"),
+  EXPECT_NE(test::error_of([&] { read_loom((dir / "nope.loom").string()); }).find("no such file"),
             std::string::npos);
-  EXPECT_NE(
-      error_of([] { read_loom(test::fixture("pbmc_small_10x.h5").string()); }).find("expected a dataset"),
-      std::string::npos);
+  EXPECT_NE(test::error_of([] {
+              read_loom(test::fixture("pbmc_small_10x.h5").string());
+            }).find("expected a dataset"),
+            std::string::npos);
   const std::string path = (dir / "short_attr.loom").string();
   {
     h5::Handle f = h5::create_file(path);
@@ -208,16 +200,17 @@ TEST(Loom, BrokenFiles) {
     h5::Handle ca = h5::create_group(f, "col_attrs");
     h5::write_strings(ca, "CellID", {"a", "b"});  // 3 cells in /matrix
   }
-  EXPECT_NE(error_of([&] { read_loom(path); }).find("has 2 entries, /matrix has 3"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_loom(path); }).find("has 2 entries, /matrix has 3"), std::string::npos);
   const std::string nan_path = (dir / "nan.loom").string();
   {
     h5::Handle f = h5::create_file(nan_path);
     h5::write<float>(f, "matrix", {1, 0, std::nanf(""), 0}, {2, 2});
   }
-  EXPECT_NE(error_of([&] { read_loom(nan_path); }).find("non-finite"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_loom(nan_path); }).find("non-finite"), std::string::npos);
   CellMatrix no_x;
   no_x.has_x = false;
-  EXPECT_NE(error_of([&] { write_loom(no_x, (dir / "x.loom").string()); }).find("no X"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { write_loom(no_x, (dir / "x.loom").string()); }).find("no X"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -253,15 +253,6 @@ TEST(MatrixMarketWriter, SliceRows) {
 
 // ---- Parallel and streaming reads ------------------------------------------
 
-void expect_same(const CsrMatrix& a, const CsrMatrix& b) {
-  EXPECT_EQ(a.n_rows, b.n_rows);
-  EXPECT_EQ(a.n_cols, b.n_cols);
-  EXPECT_EQ(a.indptr, b.indptr);
-  EXPECT_EQ(a.indices, b.indices);
-  EXPECT_EQ(a.data, b.data);
-  EXPECT_EQ(a.storage.dtype, b.storage.dtype);
-}
-
 struct Entries {
   int genes = 0;
   int cells = 0;
@@ -335,8 +326,8 @@ TEST(MatrixMarketParallel, EveryThreadCountGivesTheSameMatrix) {
       const std::string text = mtx_text(e, rng, decorate);
       const CsrMatrix expected = expected_csr(e);
       for (int threads = 1; threads <= 40; ++threads)
-        expect_same(parse_matrix_market(text, "x", threads), expected);
-      expect_same(parse_matrix_market(text, "x"), expected);
+        pg::test::expect_same_matrix(parse_matrix_market(text, "x", threads), expected);
+      pg::test::expect_same_matrix(parse_matrix_market(text, "x"), expected);
     }
   }
 }
@@ -353,7 +344,8 @@ TEST(MatrixMarketParallel, ChunkBoundaryAfterEveryLine) {
   const CsrMatrix one = parse_matrix_market(text, "x", 1);
   EXPECT_EQ(one.indptr, (std::vector<int64_t>{0, 7, 15, 24}));
   EXPECT_EQ(one.indices[0], 0);
-  for (int threads = 2; threads <= 60; ++threads) expect_same(parse_matrix_market(text, "x", threads), one);
+  for (int threads = 2; threads <= 60; ++threads)
+    pg::test::expect_same_matrix(parse_matrix_market(text, "x", threads), one);
 }
 
 TEST(MatrixMarketParallel, ErrorsAreTheOnesASerialReadFinds) {
@@ -401,9 +393,9 @@ TEST(MatrixMarketGzip, StreamedReadMatchesTheInMemoryParse) {
     write_gzip((dir / "m.mtx.gz").string(), text, 1);
     write_text((dir / "m.mtx").string(), text);
     const CsrMatrix expected = expected_csr(e);
-    expect_same(read_matrix_market((dir / "m.mtx.gz").string()), expected);
-    expect_same(read_matrix_market((dir / "m.mtx").string()), expected);
-    expect_same(parse_matrix_market(text, "x", 3), expected);
+    pg::test::expect_same_matrix(read_matrix_market((dir / "m.mtx.gz").string()), expected);
+    pg::test::expect_same_matrix(read_matrix_market((dir / "m.mtx").string()), expected);
+    pg::test::expect_same_matrix(parse_matrix_market(text, "x", 3), expected);
   }
 }
 
@@ -456,7 +448,7 @@ TEST(MatrixMarketGzip, MultipleMembersAndTrailingPadding) {
     streamed += lines;
   });
   EXPECT_EQ(streamed, a + b + c);
-  expect_same(read_matrix_market(path), parse_matrix_market(a + b + c, "x"));
+  pg::test::expect_same_matrix(read_matrix_market(path), parse_matrix_market(a + b + c, "x"));
 }
 
 TEST(MatrixMarketGzip, TruncatedOrCorruptDataIsAnError) {

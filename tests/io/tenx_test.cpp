@@ -72,15 +72,6 @@ void check_matrix(const CellMatrix& m, const json& e) {
   }
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
 void expect_same(const CellMatrix& a, const CellMatrix& b) {
   EXPECT_EQ(a.X.n_rows, b.X.n_rows);
   EXPECT_EQ(a.X.n_cols, b.X.n_cols);
@@ -112,7 +103,7 @@ TEST(TenxMtx, Fixtures) {
 
 TEST(TenxMtx, FewerEntriesThanHeader) {
   const std::string e =
-      error_of([] { read_10x_mtx(test::fixture("bad/mtx_fewer_entries_than_header").string()); });
+      test::error_of([] { read_10x_mtx(test::fixture("bad/mtx_fewer_entries_than_header").string()); });
   EXPECT_NE(e.find("matrix.mtx.gz"), std::string::npos) << e;
   EXPECT_NE(e.find("premature end of data: header says 4456 entries, found 4446"), std::string::npos) << e;
 }
@@ -128,7 +119,7 @@ TEST(TenxMtx, RowRangeReadsASlice) {
   EXPECT_EQ(part.X.data, slice_rows(all.X, 10, 25).data);
   EXPECT_EQ(part.obs.index[0], all.obs.index[10]);
   opt.rows = std::make_pair<int64_t, int64_t>(70, 81);
-  EXPECT_NE(error_of([&] { read_10x_mtx(dir, opt); }).find("outside 0..80"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_10x_mtx(dir, opt); }).find("outside 0..80"), std::string::npos);
   ReadOptions no_x;
   no_x.load_x = false;
   no_x.rows = std::make_pair<int64_t, int64_t>(0, 30);
@@ -250,8 +241,8 @@ TEST(TenxMtx, BrokenFolders) {
     fs::create_directories(dir);
     for (const auto& f : fs::directory_iterator(src)) fs::copy_file(f.path(), dir / f.path().filename());
   };
-  auto err = [&] { return error_of([&] { read_10x_mtx(dir.string()); }); };
-  EXPECT_NE(error_of([&] { read_10x_mtx((dir / "nope").string()); }).find("no such directory"),
+  auto err = [&] { return test::error_of([&] { read_10x_mtx(dir.string()); }); };
+  EXPECT_NE(test::error_of([&] { read_10x_mtx((dir / "nope").string()); }).find("no such directory"),
             std::string::npos);
   for (const char* missing : {"barcodes", "features", "matrix"}) {
     fresh();
@@ -321,11 +312,11 @@ TEST(TenxH5, SeveralGenomes) {
     opt.genome = genome;
     check_matrix(read_10x_h5(path, opt), e);
   }
-  const std::string e = error_of([&] { read_10x_h5(path); });
+  const std::string e = test::error_of([&] { read_10x_h5(path); });
   EXPECT_NE(e.find("several genomes (another_genome, hg19_chr21)"), std::string::npos) << e;
   ReadOptions bad;
   bad.genome = "mm10";
-  EXPECT_NE(error_of([&] { read_10x_h5(path, bad); }).find("genome 'mm10' not in the file"),
+  EXPECT_NE(test::error_of([&] { read_10x_h5(path, bad); }).find("genome 'mm10' not in the file"),
             std::string::npos);
 }
 
@@ -359,7 +350,7 @@ TEST(TenxH5, RowRangeAndV3Genome) {
   genome.genome = "GRCh38_chr21";
   EXPECT_EQ(read_10x_h5(path, genome).n_genes(), 507);
   genome.genome = "mm10";
-  EXPECT_NE(error_of([&] { read_10x_h5(path, genome); }).find("no feature of genome 'mm10'"),
+  EXPECT_NE(test::error_of([&] { read_10x_h5(path, genome); }).find("no feature of genome 'mm10'"),
             std::string::npos);
 }
 
@@ -394,10 +385,11 @@ TEST(TenxH5, RoundTrip) {
 
 TEST(TenxH5, BrokenFiles) {
   const fs::path dir = test::temp_dir();
-  EXPECT_NE(
-      error_of([] { read_10x_h5(test::fixture("hsmm_small.h5ad").string()); }).find("not a Cell Ranger"),
-      std::string::npos);
-  EXPECT_NE(error_of([&] { read_10x_h5((dir / "nope.h5").string()); }).find("no such file"),
+  EXPECT_NE(test::error_of([] {
+              read_10x_h5(test::fixture("hsmm_small.h5ad").string());
+            }).find("not a Cell Ranger"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_10x_h5((dir / "nope.h5").string()); }).find("no such file"),
             std::string::npos);
   // A v3 file whose index is out of range / whose indptr does not reach nnz.
   auto make = [&](const std::string& name, std::vector<int64_t> indices, std::vector<int64_t> indptr) {
@@ -416,19 +408,19 @@ TEST(TenxH5, BrokenFiles) {
   };
   const std::string good = make("good.h5", {0, 2, 1}, {0, 2, 3});
   EXPECT_EQ(read_10x_h5(good).X.nnz(), 3);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(test::error_of([&] {
               read_10x_h5(make("neg.h5", {0, -1, 1}, {0, 2, 3}));
             }).find("index out of range"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(test::error_of([&] {
               read_10x_h5(make("big.h5", {0, 3, 1}, {0, 2, 3}));
             }).find("index out of range"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(test::error_of([&] {
               read_10x_h5(make("ptr.h5", {0, 1, 1}, {0, 2, 9}));
             }).find("points outside"),
             std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(test::error_of([&] {
               read_10x_h5(make("mono.h5", {0, 1, 1}, {0, 3, 2}));
             }).find("not monotone"),
             std::string::npos);
