@@ -110,6 +110,17 @@ inline void expect_same_matrix(const pg::io::CsrMatrix& a, const pg::io::CsrMatr
   EXPECT_EQ(a.storage.dtype, b.storage.dtype);
 }
 
+// Same column names, types and values (as text, row by row).
+inline void expect_same_columns(const pg::io::DataFrame& a, const pg::io::DataFrame& b) {
+  ASSERT_EQ(a.columns.size(), b.columns.size());
+  for (size_t j = 0; j < a.columns.size(); ++j) {
+    const pg::io::Column &x = a.columns[j], &y = b.columns[j];
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.type, y.type) << x.name;
+    for (size_t i = 0; i < a.n_rows(); ++i) ASSERT_EQ(x.text(i), y.text(i)) << x.name << " " << i;
+  }
+}
+
 struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together

@@ -115,6 +115,10 @@ struct ReadOptions {
 // naming `file` and `element`.
 void validate(const CsrMatrix& m, const std::string& file, const std::string& element);
 
+// Rows [begin, end) of a CSR (callers check the range), e.g. to honour
+// ReadOptions::rows where a format must be read whole.
+CsrMatrix slice_rows(const CsrMatrix& m, int64_t begin, int64_t end);
+
 // Transposes a CSR (or, read the other way, converts CSC to CSR).
 CsrMatrix transpose(const CsrMatrix& m);
 

@@ -50,10 +50,6 @@ std::vector<std::pair<std::string, DenseMatrix>> read_record_arrays(hid_t datase
                                                                     std::vector<std::string>& skipped,
                                                                     const std::string& label);
 
-// Rows [begin, end) of a CSR or dense matrix.
-CsrMatrix slice_rows(const CsrMatrix& m, int64_t begin, int64_t end);
-DenseMatrix slice_rows(const DenseMatrix& m, int64_t begin, int64_t end);
-
 // Number of rows of the obs/var dataframe at `path`: the length of its index
 // (group) or of the record dataset (anndata < 0.7).
 int64_t dataframe_length(hid_t file, const std::string& path);

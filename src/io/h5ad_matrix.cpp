@@ -326,27 +326,4 @@ std::vector<std::pair<std::string, DenseMatrix>> read_record_arrays(hid_t ds, co
   return out;
 }
 
-CsrMatrix slice_rows(const CsrMatrix& m, int64_t begin, int64_t end) {
-  CsrMatrix out;
-  out.n_rows = end - begin;
-  out.n_cols = m.n_cols;
-  out.storage = m.storage;
-  const int64_t first = m.indptr[static_cast<size_t>(begin)];
-  const int64_t last = m.indptr[static_cast<size_t>(end)];
-  out.indptr.clear();
-  for (int64_t r = begin; r <= end; ++r) out.indptr.push_back(m.indptr[static_cast<size_t>(r)] - first);
-  out.indices.assign(m.indices.begin() + first, m.indices.begin() + last);
-  out.data.assign(m.data.begin() + first, m.data.begin() + last);
-  return out;
-}
-
-DenseMatrix slice_rows(const DenseMatrix& m, int64_t begin, int64_t end) {
-  DenseMatrix out;
-  out.n_rows = end - begin;
-  out.n_cols = m.n_cols;
-  out.dtype = m.dtype;
-  out.values.assign(m.values.begin() + begin * m.n_cols, m.values.begin() + end * m.n_cols);
-  return out;
-}
-
 }  // namespace pg::io::h5ad

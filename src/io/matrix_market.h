@@ -55,7 +55,4 @@ bool all_integral(const CsrMatrix& m);
 // reads back to the same float32).
 std::string format_matrix_market(const CsrMatrix& cells_by_genes, bool integer);
 
-// Rows [begin, end) of a CSR (used to honour ReadOptions::rows after a full parse).
-CsrMatrix slice_rows(const CsrMatrix& m, int64_t begin, int64_t end);
-
 }  // namespace pg::io

@@ -70,19 +70,4 @@ std::string format_matrix_market(const CsrMatrix& m, bool integer) {
   return out;
 }
 
-CsrMatrix slice_rows(const CsrMatrix& m, int64_t begin, int64_t end) {
-  CsrMatrix s;
-  s.n_rows = end - begin;
-  s.n_cols = m.n_cols;
-  s.storage = m.storage;
-  const int64_t base = m.indptr[static_cast<size_t>(begin)];
-  const int64_t stop = m.indptr[static_cast<size_t>(end)];
-  s.indptr.resize(static_cast<size_t>(s.n_rows) + 1);
-  for (int64_t r = 0; r <= s.n_rows; ++r)
-    s.indptr[static_cast<size_t>(r)] = m.indptr[static_cast<size_t>(begin + r)] - base;
-  s.indices.assign(m.indices.begin() + base, m.indices.begin() + stop);
-  s.data.assign(m.data.begin() + base, m.data.begin() + stop);
-  return s;
-}
-
 }  // namespace pg::io

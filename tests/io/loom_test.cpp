@@ -147,13 +147,7 @@ TEST(Loom, RoundTrip) {
   EXPECT_EQ(back.obs.index, in.obs.index);
   EXPECT_EQ(back.var.index, in.var.index);
   EXPECT_EQ(back.var.index_name, "Gene");
-  ASSERT_EQ(back.obs.columns.size(), in.obs.columns.size());
-  for (size_t j = 0; j < in.obs.columns.size(); ++j) {
-    const Column &a = in.obs.columns[j], &b = back.obs.columns[j];
-    EXPECT_EQ(a.name, b.name);
-    EXPECT_EQ(a.type, b.type) << a.name;
-    for (size_t i = 0; i < in.obs.n_rows(); ++i) ASSERT_EQ(a.text(i), b.text(i)) << a.name << " " << i;
-  }
+  test::expect_same_columns(in.obs, back.obs);
   ASSERT_EQ(back.obsm.count("X_umap"), 1u);
   EXPECT_EQ(back.obsm.at("X_umap").values, emb.values);
   EXPECT_EQ(back.uns.value("title", ""), in.uns.value("title", ""));
