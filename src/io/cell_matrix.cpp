@@ -160,3 +160,13 @@ CsrMatrix slice_rows(const CsrMatrix& m, int64_t begin, int64_t end) {
 }
 
 }  // namespace pg::io
+
+namespace pg::io {
+
+void keep_columns(DataFrame& df, const std::vector<std::string>& names) {
+  std::erase_if(df.columns, [&](const Column& c) {
+    return std::find(names.begin(), names.end(), c.name) == names.end();
+  });
+}
+
+}  // namespace pg::io

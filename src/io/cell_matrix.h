@@ -83,6 +83,9 @@ struct DataFrame {
   Column* find(const std::string& name);
 };
 
+// Keeps only the named columns (in the frame's order); names not present are ignored.
+void keep_columns(DataFrame& df, const std::vector<std::string>& names);
+
 struct CellMatrix {
   CsrMatrix X;                                    // cells x genes
   bool has_x = true;                              // false for files without X (anndata allows it)
@@ -107,6 +110,9 @@ struct ReadOptions {
   bool load_obsm = true;
   bool load_varm = true;
   bool load_uns = true;
+  // obs columns to load (nullopt = all). Readers that cannot select load all
+  // and drop the others, so the result is the same either way.
+  std::optional<std::vector<std::string>> obs_columns;
   std::string genome;  // CellRanger v2 HDF5 with several genomes: which one (empty: the only one)
 };
 

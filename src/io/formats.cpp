@@ -65,7 +65,9 @@ Format format_for_output(const std::string& path) {
                   "' (use .h5ad, .loom, .h5, a folder name for 10x MatrixMarket, or --to)");
 }
 
-CellMatrix read_any(const std::string& path, const ReadOptions& opt) {
+namespace {
+
+CellMatrix read_detected(const std::string& path, const ReadOptions& opt) {
   switch (detect_format(path)) {
     case Format::H5ad:
       return read_h5ad(path, opt);
@@ -77,6 +79,14 @@ CellMatrix read_any(const std::string& path, const ReadOptions& opt) {
       return read_loom(path, opt);
   }
   throw Error(path, "", "unknown format");
+}
+
+}  // namespace
+
+CellMatrix read_any(const std::string& path, const ReadOptions& opt) {
+  CellMatrix m = read_detected(path, opt);
+  if (opt.obs_columns) keep_columns(m.obs, *opt.obs_columns);
+  return m;
 }
 
 void write_any(const CellMatrix& m, const std::string& path, Format f) {

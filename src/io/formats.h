@@ -36,6 +36,8 @@ CellMatrix read_h5ad(const std::string& path, const ReadOptions& opt = {});
 // The same from a file's bytes in memory; `label` names it in errors.
 CellMatrix read_h5ad_image(std::string_view bytes, const std::string& label, const ReadOptions& opt = {});
 void write_h5ad(const CellMatrix& m, const std::string& path);
+// Number of cells of an .h5ad, from the length of its obs index (nothing else is read).
+int64_t h5ad_n_cells(const std::string& path);
 
 // `dir` holds matrix.mtx[.gz] (genes x cells), features.tsv[.gz] or genes.tsv,
 // barcodes.tsv[.gz] and optionally obs.tsv[.gz] (header; first column = cell id).

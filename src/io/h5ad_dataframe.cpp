@@ -2,6 +2,7 @@
 // the annotated dataframe group (>= 0.8), the 0.7 group whose categoricals are
 // code datasets pointing at __categories/ by object reference, and the record
 // (compound) dataset of anndata < 0.7 with categories kept in uns.
+#include <algorithm>
 #include <charconv>
 #include <string>
 
@@ -127,7 +128,7 @@ std::string index_name_of(hid_t g) {
 }
 
 DataFrame read_group_dataframe(hid_t file, const std::string& path, const RowRange& rows,
-                               DataFrameNotes& notes) {
+                               DataFrameNotes& notes, const ColumnFilter& only) {
   h5::Handle g = h5::open_group(file, path);
   const std::string enc = h5::encoding_type(g);
   if (!enc.empty() && enc != "dataframe") h5::fail(g, "encoding-type '" + enc + "', expected a dataframe");
@@ -139,6 +140,7 @@ DataFrame read_group_dataframe(hid_t file, const std::string& path, const RowRan
   std::string index_dtype;
   df.index = read_labels(index, rows, index_dtype);
   for (const std::string& name : column_order(g, df.index_name)) {
+    if (only && std::find(only->begin(), only->end(), name) == only->end()) continue;
     Column c;
     c.name = name;
     std::string why;
@@ -303,7 +305,8 @@ int64_t dataframe_length(hid_t file, const std::string& path) {
   h5::fail(file, path, "is not a dataframe");
 }
 
-DataFrame read_dataframe(hid_t file, const std::string& path, const RowRange& rows, DataFrameNotes& notes) {
+DataFrame read_dataframe(hid_t file, const std::string& path, const RowRange& rows, DataFrameNotes& notes,
+                         const ColumnFilter& only) {
   if (rows) {
     const int64_t n = dataframe_length(file, path);
     if (rows->first < 0 || rows->second < rows->first || rows->second > n) {
@@ -312,8 +315,10 @@ DataFrame read_dataframe(hid_t file, const std::string& path, const RowRange& ro
                    ") outside its " + std::to_string(n) + " rows");
     }
   }
-  if (h5::kind(file, path) == h5::Kind::Group) return read_group_dataframe(file, path, rows, notes);
-  return read_record_dataframe(file, path, rows, notes);
+  if (h5::kind(file, path) == h5::Kind::Group) return read_group_dataframe(file, path, rows, notes, only);
+  DataFrame df = read_record_dataframe(file, path, rows, notes);
+  if (only) keep_columns(df, *only);
+  return df;
 }
 
 }  // namespace pg::io::h5ad

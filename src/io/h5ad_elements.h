@@ -63,7 +63,10 @@ struct DataFrameNotes {
 // Reads the obs/var dataframe at `path` (a dataframe group, anndata 0.7's
 // group with __categories/, or a record dataset of anndata < 0.7 whose
 // categorical columns keep their categories in uns/<col>_categories).
-DataFrame read_dataframe(hid_t file, const std::string& path, const RowRange& rows, DataFrameNotes& notes);
+// `only`, when set, names the columns to read; the others are not touched.
+using ColumnFilter = std::optional<std::vector<std::string>>;
+DataFrame read_dataframe(hid_t file, const std::string& path, const RowRange& rows, DataFrameNotes& notes,
+                         const ColumnFilter& only = std::nullopt);
 
 // How pandas prints a category label: integers plainly, floats in their
 // shortest round-trip form ("1.5", "2.0"), booleans as True/False.

@@ -256,7 +256,7 @@ CellMatrix read_h5ad_file(const h5::Handle& file, const std::string& path, const
                     ") outside the file's " + std::to_string(r.n_obs) + " cells");
   }
   h5ad::DataFrameNotes notes;
-  m.obs = h5ad::read_dataframe(file, "obs", opt.rows, notes);
+  m.obs = h5ad::read_dataframe(file, "obs", opt.rows, notes, opt.obs_columns);
   m.var = h5ad::read_dataframe(file, "var", std::nullopt, notes);
 
   if (h5::kind(file, "X") == h5::Kind::Missing) {
@@ -289,6 +289,8 @@ CellMatrix read_h5ad_file(const h5::Handle& file, const std::string& path, const
 CellMatrix read_h5ad(const std::string& path, const ReadOptions& opt) {
   return read_h5ad_file(h5::open_file(path), path, opt);
 }
+
+int64_t h5ad_n_cells(const std::string& path) { return h5ad::dataframe_length(h5::open_file(path), "obs"); }
 
 CellMatrix read_h5ad_image(std::string_view bytes, const std::string& label, const ReadOptions& opt) {
   return read_h5ad_file(h5::open_file_image(bytes, label), label, opt);
