@@ -9,5 +9,8 @@ namespace pg::cli {
 
 void add_info(CLI::App& app);
 void add_convert(CLI::App& app);
+void add_medians(CLI::App& app);
+void add_tokenise(CLI::App& app);
+void add_store_info(CLI::App& app);
 
 }  // namespace pg::cli

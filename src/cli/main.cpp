@@ -1,10 +1,12 @@
 // perturbgen: the command-line front end. Parses the command, runs it, and
 // turns every failure into one line on stderr and a non-zero exit status.
+#include <algorithm>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/config_file.h"
 #include "core/error.h"
 #include "core/process.h"
 #include "core/version.h"
@@ -34,8 +36,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   pg::cli::add_info(app);
   pg::cli::add_convert(app);
+  pg::cli::add_medians(app);
+  pg::cli::add_tokenise(app);
+  pg::cli::add_store_info(app);
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    args = pg::cli::expand_config(args);
+    std::reverse(args.begin(), args.end());  // CLI11 takes the words last first
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const pg::Error& e) {

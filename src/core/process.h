@@ -10,4 +10,7 @@ namespace pg {
 // history, which makes read times depend on what ran before.
 void configure_process();
 
+// Peak resident memory of this process so far, in bytes (getrusage).
+long long peak_rss_bytes();
+
 }  // namespace pg
