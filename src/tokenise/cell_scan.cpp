@@ -96,6 +96,7 @@ ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, con
   r.n_input_cells = input.n_cells();
   const int64_t n_genes = input.n_genes();
   r.gene_cells.assign(static_cast<size_t>(n_genes), 0);
+  r.used.assign(static_cast<size_t>(r.n_input_cells), false);
   r.cells_per_state.assign(opt.time_order.size(), 0);
   std::map<std::string, int32_t> state_of;
   for (size_t s = 0; s < opt.time_order.size(); ++s) state_of[opt.time_order[s]] = static_cast<int32_t>(s);
@@ -121,8 +122,16 @@ ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, con
     const io::CsrMatrix& X = chunk.X;
     const auto n = static_cast<size_t>(chunk.n_cells());
     const auto times = column_texts(*chunk.obs.find(opt.time_key));
-    const auto groups =
-        opt.group_keys.empty() ? std::vector<std::string>{} : group_labels(chunk, opt.group_keys);
+    const bool mapping = opt.pairing.mode == PairingMode::Mapping;
+    const std::vector<std::string> main_keys = mapping && !opt.group_keys.empty()
+                                                   ? std::vector<std::string>{opt.group_keys.front()}
+                                                   : opt.group_keys;
+    const std::vector<std::string> sub_keys =
+        mapping && opt.group_keys.size() > 1
+            ? std::vector<std::string>(opt.group_keys.begin() + 1, opt.group_keys.end())
+            : std::vector<std::string>{};
+    const auto groups = main_keys.empty() ? std::vector<std::string>{} : group_labels(chunk, main_keys);
+    const auto subgroups = sub_keys.empty() ? std::vector<std::string>{} : group_labels(chunk, sub_keys);
     std::vector<int32_t> batch(n, -1);
     std::vector<int64_t> used_rows;
     for (size_t i = 0; i < n; ++i) {
@@ -157,7 +166,7 @@ ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, con
       }
       batch[i] = it->second;
       used_rows.push_back(static_cast<int64_t>(i));
-      r.kept_cells.push_back(first + static_cast<int64_t>(i));
+      r.used[static_cast<size_t>(first) + i] = true;
       r.state.push_back(it->second);
       ++r.cells_per_state[static_cast<size_t>(it->second)];
       for (size_t k = b; k < e; ++k) r.gene_cells[static_cast<size_t>(X.indices[k])] += (X.data[k] != 0);
@@ -165,6 +174,8 @@ ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, con
         r.group.push_back(groups[i] == "\x01" ? -1 : r.groups.add(groups[i]));
         if (r.group.back() >= 0) r.groups.count_one(r.group.back());
       }
+      if (!subgroups.empty())
+        r.subgroup.push_back(subgroups[i] == "\x01" ? -1 : r.subgroups.add(subgroups[i]));
     }
     for (auto& c : r.carried) {
       const io::Column& col = *chunk.obs.find(c.name);
@@ -194,6 +205,12 @@ ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, con
   if (!r.group.empty()) {
     const auto remap = r.groups.finish();
     for (auto& g : r.group) {
+      if (g >= 0) g = remap[static_cast<size_t>(g)];
+    }
+  }
+  if (!r.subgroup.empty()) {
+    const auto remap = r.subgroups.finish();
+    for (auto& g : r.subgroup) {
       if (g >= 0) g = remap[static_cast<size_t>(g)];
     }
   }

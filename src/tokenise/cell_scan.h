@@ -28,10 +28,14 @@ struct ScanRequest {
 
 struct ScanResult {
   int64_t n_input_cells = 0;
-  std::vector<int64_t> kept_cells;  // input row of each used cell, in input order (= store order)
-  std::vector<int32_t> state;       // per used cell: index into time_order
+  std::vector<bool> used;      // per input cell (one bit): in the store; store order = input order
+  std::vector<int32_t> state;  // per used cell: index into time_order
   std::vector<int32_t> group;  // per used cell: group code (sorted labels), -1 missing; empty without groups
   LabelCodes groups;
+  // Mapping pairing: the group is the first group key alone, the other keys
+  // form the subgroup (the reference's opt_pairing_obs).
+  std::vector<int32_t> subgroup;
+  LabelCodes subgroups;
   std::vector<CarriedColumn> carried;
   std::vector<int64_t> cells_per_state;        // used cells per state
   std::map<std::string, int64_t> time_labels;  // every label of the time column, with its cell count

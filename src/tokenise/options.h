@@ -60,7 +60,7 @@ struct TokeniseOptions {
   // Output and resources
   std::string output;
   int64_t chunk_cells = 65536;
-  int64_t cells_per_shard = 1 << 20;
+  int64_t cells_per_shard = 1 << 18;
   int threads = 0;  // 0 = all cores
 };
 

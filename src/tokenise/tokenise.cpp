@@ -233,14 +233,17 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
   pin.states = opt.time_order;
   pin.source = static_cast<int32_t>(std::find(opt.time_order.begin(), opt.time_order.end(), opt.source) -
                                     opt.time_order.begin());
-  pin.cell_state = scan.state;
-  pin.cell_group = scan.group;
+  pin.cell_state = std::move(scan.state);  // lent to the pairing, taken back below
+  pin.cell_group = std::move(scan.group);
   pin.group_names = scan.groups.labels();
+  pin.cell_subgroup = std::move(scan.subgroup);
+  pin.subgroup_names = scan.subgroups.labels();
   pin.input_name = opt.input;
   pin.state_column = opt.time_key;
   pin.group_column = opt.group_keys.empty() ? "" : opt.group_keys.front();
-  const Pairing pairing = pair_cells(pin, opt.pairing);
-  std::vector<int32_t>().swap(scan.group);
+  Pairing pairing = pair_cells(pin, opt.pairing);
+  scan.state = std::move(pin.cell_state);
+  pin = PairingInput{};
 
   // 5. Encode into the store.
   store::StoreSchema schema;
@@ -248,6 +251,7 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
   schema.n_count_genes = static_cast<int64_t>(gene_rows.size());
   schema.states = opt.time_order;
   schema.cells_per_shard = opt.cells_per_shard;
+  schema.max_shard_bytes = int64_t{64} << 20;  // the writer's buffer, whatever the cell sizes
   schema.vocabulary_name = vocab.name;
   schema.vocabulary_hash = vocab.hash();
   for (const auto& c : scan.carried) {
@@ -266,10 +270,10 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
                  [&](int64_t first, const io::CellMatrix& chunk) {
                    ChunkCells cells;
                    const int64_t end = first + chunk.n_cells();
-                   while (next < scan.kept_cells.size() && scan.kept_cells[next] < end) {
-                     cells.rows.push_back(scan.kept_cells[next] - first);
-                     cells.states.push_back(scan.state[next]);
-                     ++next;
+                   for (int64_t row = first; row < end; ++row) {
+                     if (!scan.used[static_cast<size_t>(row)]) continue;
+                     cells.rows.push_back(row - first);
+                     cells.states.push_back(scan.state[next++]);
                    }
                    if (cells.rows.empty()) return;
                    encoder.encode(chunk, cells, batch);
@@ -281,13 +285,14 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
                    writer.append(batch);
                  });
 
+  report["pairing"] = pairing.summary();
   store::PairingTable table;
   table.columns = pairing.columns;
   table.n_rows = pairing.n_rows;
-  table.cells = pairing.cells;
+  table.cells = std::move(pairing.cells);
   writer.set_pairing(std::move(table));
 
-  const auto n_used = static_cast<int64_t>(scan.kept_cells.size());
+  const auto n_used = static_cast<int64_t>(scan.state.size());
   nlohmann::json states = nlohmann::json::object();
   for (size_t s = 0; s < opt.time_order.size(); ++s) states[opt.time_order[s]] = scan.cells_per_state[s];
   report["input"] = {{"file", opt.input},
@@ -320,7 +325,6 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
       {"mean_length", n_used ? static_cast<double>(tokens_written) / static_cast<double>(n_used) : 0},
       {"truncated_cells", truncated},
       {"tie_break", "token id ascending"}};
-  report["pairing"] = pairing.summary();
   report["tool"] = {{"name", "perturbgen"}, {"version", PERTURBGEN_VERSION}};
   report["resources"] = {{"threads", opt.threads},
                          {"chunk_cells", opt.chunk_cells},

@@ -280,3 +280,35 @@ TEST(Tokenise, NegativeValuesAreRefusedNamingTheCellAndGene) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Tokenise, MappingPairingFollowsTheCsv) {
+  const auto dir = pg::test::temp_dir();
+  std::ofstream(dir / "map.csv") << "0,24,48,72\n1,1,2,3\n1,1,3,2\n";
+  auto o = hsmm_options(dir / "store");
+  o.genes = pg::tokenise::GeneFilter::Hvg;
+  o.n_hvg = 500;
+  o.pairing.mode = pg::tokenise::PairingMode::Mapping;
+  o.pairing.mapping_file = (dir / "map.csv").string();
+  o.group_keys = {"State"};
+  pg::tokenise::tokenise(o);
+  const auto store = pg::store::TokenStore::open(dir / "store");
+  const auto m = pg::io::read_any(o.input);
+  const auto& state = *m.obs.find("State");
+  const auto& p = store.pairing();
+  ASSERT_EQ(p.columns, (std::vector<std::string>{"0", "24", "48", "72"}));
+  int64_t source_state1 = 0;
+  for (size_t c = 0; c < state.size(); ++c)
+    source_state1 += m.obs.find("Hours")->text(c) == "0" && state.text(c) == "1";
+  EXPECT_EQ(p.n_rows, source_state1);
+  for (int64_t r = 0; r < p.n_rows; ++r) {
+    EXPECT_EQ(state.text(static_cast<size_t>(p.at(r, 0))), "1");
+    EXPECT_EQ(state.text(static_cast<size_t>(p.at(r, 1))), "1");
+    const std::string late = state.text(static_cast<size_t>(p.at(r, 2)));
+    EXPECT_TRUE(late == "2" || late == "3") << late;
+    for (size_t k = 0; k < 4; ++k) EXPECT_EQ(store.state(p.at(r, k)), static_cast<int32_t>(k));
+  }
+}
+
+}  // namespace
