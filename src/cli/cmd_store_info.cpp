@@ -8,6 +8,26 @@ namespace pg::cli {
 
 namespace {
 
+void print_pairing(const nlohmann::json& p) {
+  std::cout << "    mode " << p.value("mode", std::string("?")) << ", seed " << p.value("seed", 0)
+            << ", anchor " << p.value("anchor", std::string("?")) << ", "
+            << (p.value("without_replacement", true) ? "without replacement while enough cells"
+                                                     : "with replacement")
+            << "\n";
+  for (const auto& c : p.value("columns", nlohmann::json::array())) {
+    std::cout << "    " << c.value("state", std::string("?")) << " (" << c.value("role", std::string("?"))
+              << "): " << c.value("cells_available", 0) << " cells available, "
+              << c.value("distinct_cells", 0) << " distinct used, " << c.value("reused_draws", 0)
+              << " reused\n";
+  }
+  for (const char* key : {"skipped_states", "dropped_groups"}) {
+    for (const auto& n : p.value(key, nlohmann::json::array())) {
+      std::cout << "    " << (std::string(key) == "skipped_states" ? "skipped state " : "dropped group ")
+                << n.value("name", std::string("?")) << ": " << n.value("reason", std::string("?")) << "\n";
+    }
+  }
+}
+
 void print_summary(const store::TokenStore& s) {
   const auto& meta = s.meta();
   const auto& schema = s.schema();
@@ -29,7 +49,16 @@ void print_summary(const store::TokenStore& s) {
     }
   }
   std::cout << "  count-head genes: " << s.genes().size() << "\n";
-  if (meta.contains("genes")) std::cout << "  gene selection: " << meta["genes"].dump() << "\n";
+  if (meta.contains("genes")) {
+    const auto& g = meta["genes"];
+    std::cout << "  gene selection: " << g.value("selected", 0) << " selected"
+              << (g.contains("hvg")
+                      ? " (HVG, seurat flavour, batch " + g["hvg"].value("batch_key", std::string()) + ")"
+                      : std::string(" (all genes)"))
+              << ", " << g.value("mito_ribo_removed", 0) << " mito/ribo removed, "
+              << g.value("too_few_cells_removed", 0) << " in too few cells, " << g["forced_in"].size()
+              << " forced in\n";
+  }
   if (!schema.obs.empty()) {
     std::cout << "  obs columns:";
     for (const auto& c : schema.obs) {
@@ -45,10 +74,17 @@ void print_summary(const store::TokenStore& s) {
     std::cout << "  pairing: " << p.n_rows << " rows x " << p.columns->size() << " states (";
     for (size_t i = 0; i < p.columns->size(); ++i) std::cout << (i ? ", " : "") << (*p.columns)[i];
     std::cout << ")\n";
-    if (meta.contains("pairing")) std::cout << "  pairing summary: " << meta["pairing"].dump() << "\n";
+    if (meta.contains("pairing")) print_pairing(meta["pairing"]);
   }
-  if (meta.contains("sentences")) std::cout << "  sentences: " << meta["sentences"].dump() << "\n";
-  if (meta.contains("tool")) std::cout << "  made by: " << meta["tool"].dump() << "\n";
+  if (meta.contains("sentences")) {
+    const auto& t = meta["sentences"];
+    std::cout << "  sentences: mean length " << t.value("mean_length", 0.0) << ", "
+              << t.value("truncated_cells", 0) << " truncated at " << t.value("model_input_size", 0)
+              << ", ties by " << t.value("tie_break", std::string("?")) << "\n";
+  }
+  if (meta.contains("tool")) {
+    std::cout << "  made by: perturbgen " << meta["tool"].value("version", std::string("?")) << "\n";
+  }
 }
 
 void print_cell(const store::TokenStore& s, int64_t cell) {
