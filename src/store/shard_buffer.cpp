@@ -11,6 +11,7 @@ namespace {
 
 template <typename Narrow, typename Wide>
 void append_narrowed(std::vector<unsigned char>& section, const Wide* src, size_t n) {
+  if (n == 0) return;  // src may be the null data() of an empty vector
   const size_t at = section.size();
   section.resize(at + n * sizeof(Narrow));
   auto* dst = section.data() + at;

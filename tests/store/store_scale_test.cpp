@@ -106,7 +106,10 @@ TEST(TokenStoreScale, TwoMillionCellsWithBoundedWriterMemory) {
   EXPECT_LE(peak_buffer, 2 * shard_bytes);
   EXPECT_GE(peak_buffer, static_cast<uint64_t>(kPerShard) * 60);  // the accounting sees the real buffer
   // The whole data set is ~138 MB; a writer that kept it would grow by more than this.
+  // (AddressSanitizer's quarantine keeps freed batches resident, so RSS says nothing there.)
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(rss_growth, int64_t{48} << 20);
+#endif
 
   const auto st = TokenStore::open(tmp / "s");
   ASSERT_EQ(st.n_cells(), kCells);
