@@ -34,7 +34,8 @@ void add_tokenise(CLI::App& app) {
                   "TOML file with any of these options (long names: time-key = \"day\"); flags win over it");
   cmd->add_option("INPUT", o.input, "h5ad, loom, 10x HDF5 file or 10x MatrixMarket folder (with obs.tsv)")
       ->required();
-  cmd->add_option("-o,--output", o.output, "Token store folder to create (must not exist)")->required();
+  cmd->add_option("-o,--output", o.output, "Token store folder to create")->required();
+  cmd->add_flag("--overwrite", o.overwrite, "Replace an existing token store (atomically, when done)");
   cmd->add_option("--time-key", o.time_key, "obs column with the time point / state")->required();
   cmd->add_option("--time-order", o.time_order, "States in time order, comma-separated")
       ->delimiter(',')

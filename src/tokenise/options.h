@@ -59,6 +59,7 @@ struct TokeniseOptions {
 
   // Output and resources
   std::string output;
+  bool overwrite = false;  // replace an existing token store at `output`
   int64_t chunk_cells = 65536;
   int64_t cells_per_shard = 1 << 18;
   int threads = 0;  // 0 = all cores

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -48,6 +49,10 @@ void check_options(const TokeniseOptions& opt) {
     bad("--group-key", "is required for " + std::string(to_string(opt.pairing.mode)) + " pairing");
   }
   if (opt.output.empty()) bad("-o", "an output store folder is required");
+  if (std::filesystem::exists(opt.output) && !opt.overwrite) {
+    throw Error(opt.output, "",
+                "already exists; pass --overwrite to replace it (only a token store is replaced)");
+  }
 }
 
 // A state listed in --time-order without cells is almost always a typo: say which labels exist.

@@ -102,3 +102,24 @@ TEST(TokeniseCli, ErrorsAreOneLineAndLeaveNoStore) {
   const auto r = cli("store-info '" + (dir / "none").string() + "'");
   EXPECT_EQ(r.exit_code, 1);
 }
+
+TEST(TokeniseCli, AnExistingOutputIsReplacedOnlyWithOverwrite) {
+  const fs::path dir = pg::test::temp_dir();
+  const std::string store = " -o '" + (dir / "s").string() + "'";
+  ASSERT_EQ(cli("tokenise " + lps() + store + kLpsFlags).exit_code, 0);
+  auto r = cli("tokenise " + lps() + store +
+               std::string(kLpsFlags).replace(std::string(kLpsFlags).find("300"), 3, "200"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("already exists; pass --overwrite"), std::string::npos) << r.output;
+  EXPECT_EQ(pg::store::TokenStore::open(dir / "s").genes().size(), 300u);  // untouched
+  r = cli("tokenise " + lps() + store +
+          std::string(kLpsFlags).replace(std::string(kLpsFlags).find("300"), 3, "200") + " --overwrite");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(pg::store::TokenStore::open(dir / "s").genes().size(), 200u);
+  // A folder that is not a token store is never replaced.
+  fs::create_directories(dir / "mine");
+  std::ofstream(dir / "mine" / "notes.txt") << "keep me";
+  r = cli("tokenise " + lps() + " -o '" + (dir / "mine").string() + "'" + kLpsFlags + " --overwrite");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "mine" / "notes.txt"));
+}
