@@ -6,14 +6,19 @@
 //     t1, t2 for i mod 4 = 0, 1, 2, 3), and
 //   * a synthetic corpus (tests/python/make_corpus.py, 1,000,000 cells by
 //     default, generated once into the work folder).
-// Both tools run as child processes; wall time and the child's peak RSS come
-// from wait4. The peer's time is the one it measures itself with
-// time.perf_counter, which leaves out interpreter start-up and imports (in the
-// peer's favour). Prints a markdown table; the last line is the headline.
+// Genes: HVG (scanpy seurat flavour, batch = time) 2000 for pbmc3k, 1000 of
+// the corpus's 2000; random pairing from t0. Both tools run as child
+// processes; wall time and the child's peak RSS come from wait4. The peer's time is the one it measures
+// itself with time.perf_counter, which leaves out interpreter start-up and imports (in the peer's favour).
+// Prints a markdown table; the last line is the headline.
 //
 //   bench_tokenise --perturbgen BIN --python PY --shared SHARED_DIR --work WORK_DIR
 //       [--reps 3] [--peer-reps N] [--cells 1000000] [--peer-cells N] [--threads N]
 //       [--datasets pbmc3k,synthetic] [--genes hvg|all] [--source-dir REPO]
+// --reps: runs of ours (and of the peer on pbmc3k); --peer-reps: peer runs on
+// the corpus (default 1 from 200,000 cells: ~5-10 min each on 2 cores);
+// --peer-cells: the peer on that prefix only, seconds scaled linearly and the
+// row labelled EXTRAPOLATED.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,11 +27,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -112,8 +115,10 @@ Child run_child(const std::vector<std::string>& argv, const fs::path& log_dir) {
   c.rss_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;  // KiB on Linux
   c.out = slurp(out_file);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw std::runtime_error("failed (status " + std::to_string(status) + "): " + joined(argv) + "\n" +
-                             tail(c.out) + tail(slurp(err_file)));
+    const std::string how = !WIFEXITED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                            : WEXITSTATUS(status) == 127 ? "could not be started (exit code 127)"
+                                                         : "exit code " + std::to_string(WEXITSTATUS(status));
+    throw std::runtime_error(joined(argv) + ": " + how + "\n" + tail(c.out) + tail(slurp(err_file)));
   }
   return c;
 }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -47,6 +48,29 @@ inline std::filesystem::path temp_dir() {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// The whole content of a file (binary-safe); empty if it cannot be read.
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A CSR from rows of (column, value) pairs.
+inline pg::io::CsrMatrix csr_from_rows(int64_t n_cols,
+                                       const std::vector<std::vector<std::pair<int32_t, float>>>& rows) {
+  pg::io::CsrMatrix m;
+  m.n_rows = static_cast<int64_t>(rows.size());
+  m.n_cols = n_cols;
+  for (const auto& row : rows) {
+    for (const auto& [c, v] : row) {
+      m.indices.push_back(c);
+      m.data.push_back(v);
+    }
+    m.indptr.push_back(static_cast<int64_t>(m.indices.size()));
+  }
+  m.storage = {"csr", "float32", "int32"};
+  return m;
 }
 
 // expected_values.json of the format fixtures, keyed by fixture path.

@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/number_text.h"
 #include "tokenise/medians.h"
 
 namespace pg::cli {
@@ -37,11 +38,9 @@ void write_table(const tokenise::CorpusMedians& r, const std::filesystem::path& 
   std::ofstream out(path, std::ios::binary);
   if (!out) throw Error(path.string(), "", "cannot create the file");
   std::string line;
-  char num[32];
   for (size_t g = 0; g < r.genes.size(); ++g) {
     if (std::isnan(r.medians[g])) continue;
-    const auto res = std::to_chars(num, num + sizeof(num), r.medians[g]);
-    line.assign(r.genes[g]).append("\t").append(num, res.ptr).append("\n");
+    line.assign(r.genes[g]).append("\t").append(shortest_text(r.medians[g])).append("\n");
     out << line;
   }
   out.close();

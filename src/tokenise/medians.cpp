@@ -9,17 +9,12 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/number_text.h"
 #include "tokenise/chunked_input.h"
 
 namespace pg::tokenise {
 
 namespace {
-
-std::string text(double v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, r.ptr);
-}
 
 // Runs fn(lo, hi) on `threads` contiguous gene ranges of about equal work
 // (`work_offsets[g]` = work before gene g, n_genes + 1 entries). Each gene is
@@ -78,7 +73,7 @@ double median_of(std::span<double> values) {
 MedianAccumulator::MedianAccumulator(int64_t n_genes, MedianOptions opt) : opt_(opt) {
   if (n_genes < 0) throw Error("", "medians", "negative number of genes " + std::to_string(n_genes));
   if (!(opt_.compression >= 10) || !std::isfinite(opt_.compression))
-    throw Error("", "--compression", text(opt_.compression) + " must be a finite number >= 10");
+    throw Error("", "--compression", shortest_text(opt_.compression) + " must be a finite number >= 10");
   if (opt_.exact_max_values < 0)
     throw Error("", "medians", "exact_max_values " + std::to_string(opt_.exact_max_values) + " is negative");
   exact_ = opt_.mode != MedianOptions::Mode::Streaming;
@@ -150,7 +145,7 @@ void MedianAccumulator::add_mapped(const io::CsrMatrix& counts, std::span<const 
       const double x = counts.data[static_cast<size_t>(k)];
       if (!(x >= 0) || !std::isfinite(x))
         throw Error("", "counts",
-                    "value " + text(x) + " at row " + std::to_string(r) + ", column " +
+                    "value " + shortest_text(x) + " at row " + std::to_string(r) + ", column " +
                         std::to_string(counts.indices[static_cast<size_t>(k)]) +
                         (std::isfinite(x) ? " is negative" : " is not finite"));
       sum += x;
@@ -161,9 +156,9 @@ void MedianAccumulator::add_mapped(const io::CsrMatrix& counts, std::span<const 
     }
     totals[r] = library_size.empty() ? sum : library_size[r];
     if (sum > 0 && !(totals[r] > 0 && std::isfinite(totals[r])))
-      throw Error(
-          "", "medians",
-          "library size " + text(totals[r]) + " of row " + std::to_string(r) + " is not positive and finite");
+      throw Error("", "medians",
+                  "library size " + shortest_text(totals[r]) + " of row " + std::to_string(r) +
+                      " is not positive and finite");
   }
   for (size_t g = 1; g < offsets.size(); ++g) offsets[g] += offsets[g - 1];
   const int64_t chunk_values = offsets.back();
@@ -272,7 +267,7 @@ void check_counts(const io::CellMatrix& chunk, const ChunkedInput& input, int64_
     const std::string cell = row < chunk.obs.index.size() ? "'" + chunk.obs.index[row] + "' " : "";
     const std::string gene = col < input.var().index.size() ? "'" + input.var().index[col] + "' " : "";
     throw Error(input.path(), input.matrix_name(),
-                "value " + text(x) + " at cell " + cell + "(row " +
+                "value " + shortest_text(x) + " at cell " + cell + "(row " +
                     std::to_string(first_cell + static_cast<int64_t>(row)) + "), gene " + gene + "(column " +
                     std::to_string(col) + ") is " + (std::isfinite(x) ? "negative" : "not finite") +
                     "; medians need non-negative counts");

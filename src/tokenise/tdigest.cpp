@@ -8,16 +8,11 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/number_text.h"
 
 namespace pg::tokenise {
 
 namespace {
-
-std::string text(double v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, r.ptr);
-}
 
 // The largest q with k(q) - k(q0) <= 1 for k(q) = delta/(2 pi) asin(2q - 1):
 // a centroid starting at q0 may grow up to there. k1 is odd about q = 1/2, so
@@ -68,7 +63,8 @@ TDigest::TDigest(double compression, size_t buffer_capacity)
       min_(std::numeric_limits<double>::infinity()),
       max_(-std::numeric_limits<double>::infinity()) {
   if (!(compression >= 10) || !std::isfinite(compression))
-    throw Error("", "t-digest", "compression " + text(compression) + " must be a finite number >= 10");
+    throw Error("", "t-digest",
+                "compression " + shortest_text(compression) + " must be a finite number >= 10");
   if (buffer_capacity_ == 0) buffer_capacity_ = std::max<size_t>(16, static_cast<size_t>(compression / 2));
 }
 
@@ -80,9 +76,9 @@ size_t TDigest::max_centroids() const {
 }
 
 void TDigest::add(double x, double weight) {
-  if (!std::isfinite(x)) throw Error("", "t-digest", "value " + text(x) + " is not finite");
+  if (!std::isfinite(x)) throw Error("", "t-digest", "value " + shortest_text(x) + " is not finite");
   if (!(weight > 0) || !std::isfinite(weight))
-    throw Error("", "t-digest", "weight " + text(weight) + " must be positive and finite");
+    throw Error("", "t-digest", "weight " + shortest_text(weight) + " must be positive and finite");
   push(x, weight);
 }
 
@@ -177,7 +173,7 @@ void TDigest::flush() {
 }
 
 double TDigest::quantile(double q) const {
-  if (!(q >= 0 && q <= 1)) throw Error("", "t-digest", "quantile " + text(q) + " is outside [0, 1]");
+  if (!(q >= 0 && q <= 1)) throw Error("", "t-digest", "quantile " + shortest_text(q) + " is outside [0, 1]");
   if (merged_ != c_.size()) return folded().quantile(q);
   if (c_.empty()) return std::numeric_limits<double>::quiet_NaN();
   // Knots in rank units: (1/2, min), each centroid's centre, (n - 1/2, max).

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/number_text.h"
 #include "core/sha256.h"
 
 namespace fs = std::filesystem;
@@ -207,7 +208,6 @@ std::string Vocabulary::hash() const {
   // changes exactly when a token, its id or its median changes.
   std::string text = "perturbgen-vocabulary v1\n";
   text.reserve(tokens.size() * 40);
-  char buf[64];
   for (size_t id = 0; id < tokens.size(); ++id) {
     text += std::to_string(id);
     text += '\t';
@@ -217,8 +217,7 @@ std::string Vocabulary::hash() const {
     if (std::isnan(m)) {
       text += "nan";
     } else {
-      const auto res = std::to_chars(buf, buf + sizeof buf, m);
-      text.append(buf, res.ptr);
+      text += shortest_text(m);
     }
     text += '\n';
   }

@@ -25,26 +25,8 @@ pg::test::CommandResult cli(const std::string& args) {
   return pg::test::run_command(pg::test::cli() + " " + args);
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 CsrMatrix csr(int64_t cols, const std::vector<std::vector<std::pair<int32_t, float>>>& rows) {
-  CsrMatrix m;
-  m.n_rows = static_cast<int64_t>(rows.size());
-  m.n_cols = cols;
-  for (const auto& row : rows) {
-    for (const auto& [c, v] : row) {
-      m.indices.push_back(c);
-      m.data.push_back(v);
-    }
-    m.indptr.push_back(static_cast<int64_t>(m.indices.size()));
-  }
-  m.storage = {"csr", "float32", "int32"};
-  return m;
+  return pg::test::csr_from_rows(cols, rows);
 }
 
 CellMatrix cells(const std::string& prefix, const std::vector<std::string>& genes, const CsrMatrix& x) {
@@ -88,7 +70,7 @@ TEST(MediansCli, TwoFilesGiveTheHandComputedTable) {
   auto r = cli("medians " + quote(dir / "a.h5ad") + " " + quote(dir / "b") + " -o " + quote(out) +
                " --chunk-cells 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(slurp(out), kExpected);
+  EXPECT_EQ(pg::test::read_text(out), kExpected);
   EXPECT_NE(r.output.find("2 files, 6 cells, 5 genes: 4 with a median, 1 never non-zero (left out: g5)"),
             std::string::npos)
       << r.output;
@@ -100,7 +82,7 @@ TEST(MediansCli, TwoFilesGiveTheHandComputedTable) {
   r = cli("medians " + quote(dir / "a.h5ad") + " " + quote(dir / "b") + " -o " + quote(out) +
           " --streaming --compression 50");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(slurp(out), kExpected);
+  EXPECT_EQ(pg::test::read_text(out), kExpected);
   EXPECT_NE(r.output.find("t-digest medians (compression 50)"), std::string::npos) << r.output;
 }
 
@@ -113,7 +95,7 @@ TEST(MediansCli, LayerHoldsTheCounts) {
   const fs::path out = dir / "m.tsv";
   auto r = cli("medians " + quote(dir / "l.h5ad") + " --layer counts -o " + quote(out));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(slurp(out), "x\t4750\ny\t5250\n");
+  EXPECT_EQ(pg::test::read_text(out), "x\t4750\ny\t5250\n");
   r = cli("medians " + quote(dir / "l.h5ad") + " --layer nope -o " + quote(out));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("layers/nope: no such layer"), std::string::npos) << r.output;

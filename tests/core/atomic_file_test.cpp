@@ -12,13 +12,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 size_t entries(const fs::path& dir) {
   size_t n = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n;
@@ -30,7 +23,7 @@ size_t entries(const fs::path& dir) {
 TEST(AtomicFile, WritesFileAndLeavesNoTemporary) {
   const auto dir = pg::test::temp_dir();
   pg::write_atomically(dir / "out.txt", [](const fs::path& tmp) { std::ofstream(tmp) << "hello"; });
-  EXPECT_EQ(slurp(dir / "out.txt"), "hello");
+  EXPECT_EQ(pg::test::read_text(dir / "out.txt"), "hello");
   EXPECT_EQ(entries(dir), 1u);
 }
 
@@ -43,7 +36,7 @@ TEST(AtomicFile, FailedWriteKeepsOldFileAndRemovesTemporary) {
                                       throw pg::Error("x", "y", "disk full");
                                     }),
                pg::Error);
-  EXPECT_EQ(slurp(dir / "out.txt"), "old");
+  EXPECT_EQ(pg::test::read_text(dir / "out.txt"), "old");
   EXPECT_EQ(entries(dir), 1u);
 }
 
@@ -70,7 +63,7 @@ TEST(AtomicFile, RefusesToOverwriteAnInput) {
   } catch (const pg::Error& e) {
     EXPECT_NE(std::string(e.what()).find("input"), std::string::npos);
   }
-  EXPECT_EQ(slurp(dir / "in.txt"), "input");
+  EXPECT_EQ(pg::test::read_text(dir / "in.txt"), "input");
 }
 
 TEST(AtomicFile, MissingOutputDirectoryIsAClearError) {

@@ -26,13 +26,6 @@ using pg::test::run_script;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::string s(static_cast<size_t>(fs::file_size(p)), '\0');
-  in.read(s.data(), static_cast<std::streamsize>(s.size()));
-  return s;
-}
-
 CsrMatrix csr(int64_t rows, int64_t cols, const std::vector<std::vector<std::pair<int32_t, float>>>& r,
               const std::string& dtype = "float32") {
   CsrMatrix m;
@@ -427,7 +420,7 @@ class FixtureRoundTrip : public ::testing::TestWithParam<std::string> {};
 TEST_P(FixtureRoundTrip, ReadWriteReadIsIdentical) {
   const fs::path in = pg::test::fixture(GetParam());
   ASSERT_TRUE(fs::exists(in)) << in;
-  const std::string before = slurp(in);
+  const std::string before = pg::test::read_text(in);
   CellMatrix a;
   try {
     a = read_h5ad(in.string());
@@ -438,7 +431,7 @@ TEST_P(FixtureRoundTrip, ReadWriteReadIsIdentical) {
   }
   const fs::path out = pg::test::temp_dir() / "rt.h5ad";
   write_h5ad(a, out.string());
-  EXPECT_EQ(slurp(in), before);  // the input is never touched
+  EXPECT_EQ(pg::test::read_text(in), before);  // the input is never touched
   const CellMatrix b = read_h5ad(out.string());
   EXPECT_EQ(a.has_x, b.has_x);
   pg::test::expect_same_matrix(a.X, b.X);
@@ -486,7 +479,7 @@ TEST(H5adWrite, InconsistentMatrixIsRejectedBeforeWriting) {
   const fs::path dir = pg::test::temp_dir();
   const fs::path target = dir / "keep.h5ad";
   write_h5ad(rich_matrix(), target.string());
-  const std::string before = slurp(target);
+  const std::string before = pg::test::read_text(target);
   const fs::path fresh = dir / "never.h5ad";
 
   std::vector<std::pair<std::string, std::function<void(CellMatrix&)>>> breakers = {
@@ -513,7 +506,7 @@ TEST(H5adWrite, InconsistentMatrixIsRejectedBeforeWriting) {
     breaker(m);
     EXPECT_THROW(write_h5ad(m, target.string()), pg::Error);
     EXPECT_THROW(write_h5ad(m, fresh.string()), pg::Error);
-    EXPECT_EQ(slurp(target), before);
+    EXPECT_EQ(pg::test::read_text(target), before);
     EXPECT_EQ(listing(dir), std::vector<std::string>{"keep.h5ad"});
   }
 }

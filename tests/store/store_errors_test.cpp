@@ -20,13 +20,6 @@ using nlohmann::json;
 namespace pg::store {
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void spit(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes;
 }
@@ -83,7 +76,7 @@ TEST(TokenStoreErrors, MissingMetaJson) {
 TEST(TokenStoreErrors, WrongMagic) {
   const auto f = make_store(pg::test::temp_dir());
   const auto shard = f.dir / "shard-00001.pgts";
-  std::string bytes = slurp(shard);
+  std::string bytes = pg::test::read_text(shard);
   bytes.replace(0, 8, "NOTASHRD");
   spit(shard, bytes);
   const auto msg = pg::test::error_of([&] { TokenStore::open(f.dir); });
@@ -106,7 +99,7 @@ TEST(TokenStoreErrors, TruncatedShardWithMatchingMetaStillFails) {
   const auto shard = f.dir / "shard-00000.pgts";
   const auto size = fs::file_size(shard);
   fs::resize_file(shard, size - 200);
-  json meta = json::parse(slurp(f.dir / "meta.json"));
+  json meta = json::parse(pg::test::read_text(f.dir / "meta.json"));
   meta["shards"][0]["bytes"] = size - 200;
   spit(f.dir / "meta.json", meta.dump());
   const auto msg = pg::test::error_of([&] { TokenStore::open(f.dir); });
@@ -116,7 +109,7 @@ TEST(TokenStoreErrors, TruncatedShardWithMatchingMetaStillFails) {
 
 TEST(TokenStoreErrors, MetaCellCountsDisagreeWithShards) {
   const auto f = make_store(pg::test::temp_dir());
-  const json good = json::parse(slurp(f.dir / "meta.json"));
+  const json good = json::parse(pg::test::read_text(f.dir / "meta.json"));
 
   json meta = good;
   meta["n_cells"] = 101;
@@ -168,7 +161,7 @@ TEST(TokenStoreErrors, MetaCellCountsDisagreeWithShards) {
 TEST(TokenStoreErrors, ShardHeaderCountsDisagreeWithSections) {
   const auto f = make_store(pg::test::temp_dir());
   const auto shard = f.dir / "shard-00001.pgts";
-  std::string bytes = slurp(shard);
+  std::string bytes = pg::test::read_text(shard);
   put_u64(bytes, 32, read_u64(bytes, 32) + 1);  // n_tokens one larger than the tokens section
   spit(shard, bytes);
   const uint64_t tokens_size = read_u64(bytes, 64 + 16 + 8);  // section 1's size in the table
@@ -188,7 +181,7 @@ TEST(TokenStoreErrors, MissingShardFile) {
 TEST(TokenStoreErrors, CorruptDataIsFoundWhenReadNotAtOpen) {
   const auto f = make_store(pg::test::temp_dir());
   const auto shard = f.dir / "shard-00001.pgts";
-  std::string bytes = slurp(shard);
+  std::string bytes = pg::test::read_text(shard);
   // Section table entry 0 (token_offsets) at byte 64; make cell 35's (local 5) end offset huge.
   const uint64_t offsets_at = read_u64(bytes, 64);
   put_u64(bytes, offsets_at + 8 * 6, 1u << 30);
@@ -214,7 +207,7 @@ TEST(TokenStoreErrors, CorruptDataIsFoundWhenReadNotAtOpen) {
 
 TEST(TokenStoreErrors, GenesTsvMismatch) {
   const auto f = make_store(pg::test::temp_dir());
-  std::string genes = slurp(f.dir / "genes.tsv");
+  std::string genes = pg::test::read_text(f.dir / "genes.tsv");
   genes = genes.substr(0, genes.rfind('\n', genes.size() - 2) + 1);  // drop the last row
   spit(f.dir / "genes.tsv", genes);
   EXPECT_MESSAGE(pg::test::error_of([&] { TokenStore::open(f.dir); }),
@@ -331,7 +324,7 @@ TEST(TokenStoreErrors, InterruptedWriterLeavesNoStore) {
 TEST(TokenStoreErrors, InterruptedAppendLeavesTheStoreAsItWas) {
   const auto f = make_store(pg::test::temp_dir());
   const auto before = entries(f.dir);
-  const std::string meta_before = slurp(f.dir / "meta.json");
+  const std::string meta_before = pg::test::read_text(f.dir / "meta.json");
   const auto more = test::random_cells(70, f.schema, 24);
   {
     auto w = StoreWriter::append_to(f.dir);
@@ -346,7 +339,7 @@ TEST(TokenStoreErrors, InterruptedAppendLeavesTheStoreAsItWas) {
   auto after = entries(f.dir);
   after.erase(".writer.lock");
   EXPECT_EQ(after, before);
-  EXPECT_EQ(slurp(f.dir / "meta.json"), meta_before);
+  EXPECT_EQ(pg::test::read_text(f.dir / "meta.json"), meta_before);
 
   // Leftovers of a crashed append (kill -9: no destructor) are cleared by the next append.
   fs::copy_file(f.dir / "shard-00000.pgts", f.dir / "shard-00004.pgts");

@@ -20,13 +20,6 @@ using nlohmann::json;
 namespace pg::store {
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::set<std::string> entries(const fs::path& dir) {
   std::set<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
@@ -81,7 +74,7 @@ TEST(TokenStorePairing, RoundTripAndFileLayout) {
   EXPECT_EQ(st.meta()["pairing_table"]["n_rows"], 3);
 
   // 64-byte header, then 3 x 3 int64 row-major.
-  const std::string bytes = slurp(tmp / "s" / "pairing.pgtp");
+  const std::string bytes = pg::test::read_text(tmp / "s" / "pairing.pgtp");
   ASSERT_EQ(bytes.size(), 64u + 9 * 8);
   EXPECT_EQ(bytes.substr(0, 8), "PGTPAIRS");
   int64_t row1[3];
@@ -98,7 +91,7 @@ TEST(TokenStorePairing, TsvExportNamesCellsById) {
   write_paired(tmp / "s", schema, six_cells(schema), three_rows());
   const auto st = TokenStore::open(tmp / "s");
   export_pairing_tsv(st, tmp / "pairs.tsv");
-  EXPECT_EQ(slurp(tmp / "pairs.tsv"),
+  EXPECT_EQ(pg::test::read_text(tmp / "pairs.tsv"),
             "pair\tsource\tsource_index\tt1_day2\tt1_day2_index\tt2_day4\tt2_day4_index\n"
             "0\tAAAC-1\t0\tGG\\tTA-2\t3\tTTTC-2\t5\n"
             "1\tAAAG-1\t1\tNA\t-1\tTTTA-2\t4\n"
@@ -167,7 +160,7 @@ TEST(TokenStorePairing, DamagedPairingFile) {
   const auto schema = test::make_schema(100, 5, 4);
   write_paired(tmp / "s", schema, six_cells(schema), three_rows());
   const auto path = tmp / "s" / "pairing.pgtp";
-  std::string bytes = slurp(path);
+  std::string bytes = pg::test::read_text(path);
 
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 8);
   EXPECT_NE(

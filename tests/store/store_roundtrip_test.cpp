@@ -28,13 +28,6 @@ namespace {
 
 using test::Cell;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void spit_file(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes;
 }
@@ -102,7 +95,7 @@ TEST(TokenStore, RoundTripAcrossShards) {
   EXPECT_EQ(st.genes(), test::make_genes(50));
   const std::string genes_head =
       "gene_id\tgene_name\tsource_token\trow_id\nENSG100000\tGENE0\t10\t4\nENSG100001\t";
-  EXPECT_EQ(slurp(tmp / "store" / "genes.tsv").substr(0, genes_head.size()), genes_head);
+  EXPECT_EQ(pg::test::read_text(tmp / "store" / "genes.tsv").substr(0, genes_head.size()), genes_head);
   EXPECT_EQ(st.obs_column("pseudotime"), 1u);
   EXPECT_NE(pg::test::error_of([&] {
               st.obs_column("nope");
@@ -113,7 +106,7 @@ TEST(TokenStore, RoundTripAcrossShards) {
 
 // Reads the widths straight from the first shard's header bytes 60..62.
 std::array<int, 3> header_widths(const fs::path& shard) {
-  const std::string bytes = slurp(shard);
+  const std::string bytes = pg::test::read_text(shard);
   return {bytes[60], bytes[61], bytes[62]};
 }
 
@@ -150,7 +143,7 @@ TEST(TokenStore, Uint32TokensAndGeneIndicesBeyond65536) {
   EXPECT_EQ(st.meta()["gene_index_width"], 4);
   for (int64_t i = 0; i < 40; ++i) test::expect_cell(st, i, cells[static_cast<size_t>(i)]);
   // Shard 0 holds 16 cells x 3 tokens x 4 bytes = 192 bytes of tokens.
-  const std::string bytes = slurp(tmp / "s" / "shard-00000.pgts");
+  const std::string bytes = pg::test::read_text(tmp / "s" / "shard-00000.pgts");
   uint64_t tokens_size = 0;
   std::memcpy(&tokens_size, bytes.data() + 64 + 16 * 1 + 8, 8);
   EXPECT_EQ(tokens_size, 192u);
@@ -165,7 +158,7 @@ TEST(TokenStore, AppendAddsShardsAndKeepsOldOnes) {
   const json meta_before = TokenStore::open(tmp / "s").meta();
   std::map<std::string, std::string> old_bytes;
   for (const auto& sh : meta_before["shards"])
-    old_bytes[sh["file"]] = slurp(tmp / "s" / sh["file"].get<std::string>());
+    old_bytes[sh["file"]] = pg::test::read_text(tmp / "s" / sh["file"].get<std::string>());
   ASSERT_EQ(old_bytes.size(), 4u);  // 32 + 32 + 32 + 4
 
   {
@@ -179,7 +172,7 @@ TEST(TokenStore, AppendAddsShardsAndKeepsOldOnes) {
   ASSERT_EQ(st.n_shards(), 9u);  // 4 old + 150 new at 32 per shard (4 full + 22)
   for (int64_t i = 0; i < 100; ++i) test::expect_cell(st, i, first[static_cast<size_t>(i)]);
   for (int64_t i = 0; i < 150; ++i) test::expect_cell(st, 100 + i, second[static_cast<size_t>(i)]);
-  for (const auto& [file, bytes] : old_bytes) EXPECT_EQ(slurp(tmp / "s" / file), bytes) << file;
+  for (const auto& [file, bytes] : old_bytes) EXPECT_EQ(pg::test::read_text(tmp / "s" / file), bytes) << file;
   EXPECT_EQ(st.meta()["shards"][4]["first_cell"], 100);
   EXPECT_EQ(st.meta()["shards"][8]["n_cells"], 22);
   EXPECT_EQ(st.meta()["created"], meta_before["created"]);
@@ -225,8 +218,9 @@ TEST(TokenStore, SameInputsGiveIdenticalBytes) {
   write_store(tmp / "b", schema, cells, 13);
   ::unsetenv("SOURCE_DATE_EPOCH");
   for (const auto& name : entries(tmp / "a"))
-    EXPECT_EQ(slurp(tmp / "a" / name), slurp(tmp / "b" / name)) << name;
-  EXPECT_EQ(json::parse(slurp(tmp / "a" / "meta.json"))["created"]["utc"], "2023-11-14T22:13:20Z");
+    EXPECT_EQ(pg::test::read_text(tmp / "a" / name), pg::test::read_text(tmp / "b" / name)) << name;
+  EXPECT_EQ(json::parse(pg::test::read_text(tmp / "a" / "meta.json"))["created"]["utc"],
+            "2023-11-14T22:13:20Z");
 }
 
 TEST(TokenStore, NewStoreReplacesOldStoreButNotOtherFolders) {
@@ -247,7 +241,7 @@ TEST(TokenStore, NewStoreReplacesOldStoreButNotOtherFolders) {
   EXPECT_NE(msg.find("exists and is not a token store (no meta.json); refusing to replace it"),
             std::string::npos)
       << msg;
-  EXPECT_EQ(slurp(tmp / "mine" / "notes.txt"), "keep me");
+  EXPECT_EQ(pg::test::read_text(tmp / "mine" / "notes.txt"), "keep me");
 }
 
 TEST(TokenStore, ConcurrentReadersSeeTheSameCells) {
@@ -279,7 +273,7 @@ TEST(TokenStore, ConcurrentReadersSeeTheSameCells) {
 // The Python snippet of docs/token_store.md, run as written on a real store.
 TEST(TokenStore, NumpyReadsCellsWithTheDocumentedSnippet) {
   const auto tmp = pg::test::temp_dir();
-  const std::string doc = slurp(pg::test::source_dir() / "docs" / "token_store.md");
+  const std::string doc = pg::test::read_text(pg::test::source_dir() / "docs" / "token_store.md");
   const auto start = doc.find("```python\n");
   ASSERT_NE(start, std::string::npos);
   const auto end = doc.find("```", start + 10);
@@ -369,7 +363,7 @@ TEST(TokenStore, ExtraExtendsVocabularyAndToolAndAuxFilesAreListed) {
   EXPECT_EQ(m["gene_table"], (json{{"file", "genes.tsv"}, {"n_rows", 6}}));
   EXPECT_EQ(m["pairing"], (json{{"mode", "random"}}));
   EXPECT_EQ(m["files"], (json::array({{{"file", "gene_report.tsv"}, {"bytes", 9}, {"crc32", "cbf43926"}}})));
-  EXPECT_EQ(slurp(tmp / "s" / "gene_report.tsv"), "123456789");
+  EXPECT_EQ(pg::test::read_text(tmp / "s" / "gene_report.tsv"), "123456789");
 
   {  // An append keeps the caller's keys and can replace an auxiliary file.
     auto w = StoreWriter::append_to(tmp / "s");

@@ -31,18 +31,7 @@ using Mode = pg::tokenise::MedianOptions::Mode;
 namespace {
 
 CsrMatrix csr(int64_t cols, const std::vector<std::vector<std::pair<int32_t, float>>>& rows) {
-  CsrMatrix m;
-  m.n_rows = static_cast<int64_t>(rows.size());
-  m.n_cols = cols;
-  for (const auto& row : rows) {
-    for (const auto& [c, v] : row) {
-      m.indices.push_back(c);
-      m.data.push_back(v);
-    }
-    m.indptr.push_back(static_cast<int64_t>(m.indices.size()));
-  }
-  m.storage = {"csr", "float32", "int32"};
-  return m;
+  return pg::test::csr_from_rows(cols, rows);
 }
 
 void write_h5ad(const fs::path& path, const std::vector<std::string>& genes, const CsrMatrix& x) {

@@ -24,13 +24,6 @@ fs::path gc95m_dir() {
   return pg::test::source_dir() / "resources" / "gc95M";
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void spit(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary) << text;
 }
@@ -178,7 +171,7 @@ TEST(Vocabulary, TamperedDictionaryIsAHashMismatch) {
   fs::create_directories(dir);
   for (const char* f : {"token_dictionary.tsv", "gene_median.tsv", "ensembl_mapping.tsv", "SHA256SUMS"})
     fs::copy_file(gc95m_dir() / f, dir / f);
-  std::string text = slurp(dir / "gene_median.tsv");
+  std::string text = pg::test::read_text(dir / "gene_median.tsv");
   const size_t at = text.find("4.201153976359509");
   ASSERT_NE(at, std::string::npos);
   text[at] = '5';  // IL1B's median 4.20 -> 5.20: still a valid file, but not the pinned one
