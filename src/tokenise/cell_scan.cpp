@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <thread>
 
 #include "core/error.h"
 
@@ -60,6 +61,37 @@ io::CsrMatrix take_columns(const io::CsrMatrix& m, const std::vector<uint8_t>& k
   return out;
 }
 
+// Adds a chunk's cells to the HVG accumulators, a contiguous block of rows
+// per thread. The sums are exact, so the merged result is the same for any
+// split.
+void add_hvg(std::vector<std::unique_ptr<HvgAccumulator>>& parts, const io::CsrMatrix& X,
+             const std::vector<int32_t>& batch) {
+  const int64_t n = X.n_rows;
+  const auto T = static_cast<int64_t>(parts.size());
+  if (T == 1 || n < 512) {
+    parts[0]->add(X, batch);
+    return;
+  }
+  std::vector<std::thread> pool;
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) {
+    pool.emplace_back([&, t] {
+      try {
+        const int64_t b = n * t / T, e = n * (t + 1) / T;
+        parts[static_cast<size_t>(t)]->add(
+            io::slice_rows(X, b, e),
+            std::span<const int32_t>(batch).subspan(static_cast<size_t>(b), static_cast<size_t>(e - b)));
+      } catch (...) {
+        errors[static_cast<size_t>(t)] = std::current_exception();
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> obs_columns_needed(const TokeniseOptions& opt) {
@@ -102,6 +134,7 @@ ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, con
   for (size_t s = 0; s < opt.time_order.size(); ++s) state_of[opt.time_order[s]] = static_cast<int32_t>(s);
 
   std::vector<int32_t> hvg_index;
+  std::vector<std::unique_ptr<HvgAccumulator>> hvg_parts;  // one per thread, merged into r.hvg
   int64_t hvg_genes = n_genes;
   if (req.hvg && !req.hvg_columns.empty()) {
     hvg_index.assign(static_cast<size_t>(n_genes), -1);
@@ -112,7 +145,10 @@ ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, con
     }
   }
   if (req.hvg) {
-    r.hvg = std::make_unique<HvgAccumulator>(hvg_genes, static_cast<int32_t>(opt.time_order.size()));
+    for (int t = 0; t < std::max(1, opt.threads); ++t) {
+      hvg_parts.push_back(
+          std::make_unique<HvgAccumulator>(hvg_genes, static_cast<int32_t>(opt.time_order.size())));
+    }
   }
   if (req.medians) r.medians = std::make_unique<MedianAccumulator>(n_genes, req.median_options);
   for (const auto& name : opt.obs_keys) r.carried.push_back(CarriedColumn{name, false, {}});
@@ -187,11 +223,11 @@ ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, con
         if (!missing[static_cast<size_t>(row)]) c.codes.add(texts[static_cast<size_t>(row)]);
       }
     }
-    if (r.hvg) {
+    if (!hvg_parts.empty()) {
       if (hvg_index.empty()) {
-        r.hvg->add(X, batch);
+        add_hvg(hvg_parts, X, batch);
       } else {
-        r.hvg->add(take_columns(X, req.hvg_columns, hvg_index, hvg_genes), batch);
+        add_hvg(hvg_parts, take_columns(X, req.hvg_columns, hvg_index, hvg_genes), batch);
       }
     }
     if (r.medians) {
@@ -202,6 +238,8 @@ ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, con
       }
     }
   });
+  for (size_t t = 1; t < hvg_parts.size(); ++t) hvg_parts[0]->merge(*hvg_parts[t]);
+  if (!hvg_parts.empty()) r.hvg = std::move(hvg_parts[0]);
   if (!r.group.empty()) {
     const auto remap = r.groups.finish();
     for (auto& g : r.group) {

@@ -96,13 +96,23 @@ io::CellMatrix ChunkedInput::read(int64_t begin, int64_t end,
   return out;
 }
 
+std::shared_ptr<const io::CellMatrix> ChunkedInput::read_shared(
+    int64_t begin, int64_t end, const std::vector<std::string>& obs_columns) const {
+  if (last_.cells && last_.begin == begin && last_.end == end && last_.columns == obs_columns)
+    return last_.cells;
+  last_ = Cached{};  // release the previous chunk before reading the next
+  last_ =
+      Cached{begin, end, obs_columns, std::make_shared<const io::CellMatrix>(read(begin, end, obs_columns))};
+  return last_.cells;
+}
+
 void for_each_chunk(const ChunkedInput& input, int64_t chunk_cells,
                     const std::vector<std::string>& obs_columns,
                     const std::function<void(int64_t, const io::CellMatrix&)>& fn) {
   const int64_t step = std::max<int64_t>(1, chunk_cells);
   for (int64_t begin = 0; begin < input.n_cells(); begin += step) {
     const int64_t end = std::min(input.n_cells(), begin + step);
-    fn(begin, input.read(begin, end, obs_columns));
+    fn(begin, *input.read_shared(begin, end, obs_columns));
   }
 }
 

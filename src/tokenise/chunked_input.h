@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,10 @@ class ChunkedInput {
   // Cells [begin, end): counts in `X` (whichever matrix was asked for), obs
   // with the obs index and only `obs_columns`. A missing column is an error.
   io::CellMatrix read(int64_t begin, int64_t end, const std::vector<std::string>& obs_columns) const;
+  // The same, kept until the next read: a second pass that starts where the
+  // first ended (a corpus of one chunk) does not read the file again.
+  std::shared_ptr<const io::CellMatrix> read_shared(int64_t begin, int64_t end,
+                                                    const std::vector<std::string>& obs_columns) const;
 
  private:
   std::string path_;
@@ -43,6 +48,12 @@ class ChunkedInput {
   io::DataFrame var_;
   io::StorageInfo storage_;
   std::optional<io::CellMatrix> whole_;  // formats that cannot be read by range
+  struct Cached {
+    int64_t begin = 0, end = 0;
+    std::vector<std::string> columns;
+    std::shared_ptr<const io::CellMatrix> cells;
+  };
+  mutable Cached last_;  // the last chunk read (one chunk: bounded)
 };
 
 // Calls fn(first_cell, chunk) for consecutive chunks of at most chunk_cells cells.

@@ -1,6 +1,7 @@
 #include "tokenise/tokenise.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -90,6 +91,15 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
   TokeniseResult result;
   auto& report = result.report;
 
+  // Seconds per stage, reported in the store and by the benchmark.
+  nlohmann::json seconds = nlohmann::json::object();
+  auto lap = std::chrono::steady_clock::now();
+  const auto stage_done = [&](const char* name) {
+    const auto now = std::chrono::steady_clock::now();
+    seconds[name] = std::chrono::duration<double>(now - lap).count();
+    lap = now;
+  };
+
   // 1. Header and vocabulary.
   const ChunkedInput input(opt.input, opt.layer);
   if (input.n_cells() == 0) throw Error(opt.input, input.matrix_name(), "the file has no cells");
@@ -125,6 +135,8 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
     }
   }
 
+  stage_done("header_and_vocabulary");
+
   // 2. Scan.
   ScanRequest req;
   req.hvg = opt.genes == GeneFilter::Hvg;
@@ -143,6 +155,8 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
                               " does not look like raw counts; pass --layer with the counts, or "
                               "--allow-non-integer if normalised input is intended");
   }
+
+  stage_done("scan");
 
   // 3. Genes.
   std::vector<int64_t> hvg_genes;
@@ -233,6 +247,8 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
                                        static_cast<int64_t>(s) + kNumSpecials});
   }
 
+  stage_done("gene_selection");
+
   // 4. Pairing (cell indices = store order).
   PairingInput pin;
   pin.states = opt.time_order;
@@ -249,6 +265,8 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
   Pairing pairing = pair_cells(pin, opt.pairing);
   scan.state = std::move(pin.cell_state);
   pin = PairingInput{};
+
+  stage_done("pairing");
 
   // 5. Encode into the store.
   store::StoreSchema schema;
@@ -331,7 +349,9 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
       {"truncated_cells", truncated},
       {"tie_break", "token id ascending"}};
   report["tool"] = {{"name", "perturbgen"}, {"version", PERTURBGEN_VERSION}};
+  stage_done("encode");
   report["resources"] = {{"threads", opt.threads},
+                         {"seconds", seconds},
                          {"chunk_cells", opt.chunk_cells},
                          {"peak_rss_mib", static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0)}};
   writer.add_file("gene_report.tsv", resolution.report_tsv());
