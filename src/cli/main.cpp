@@ -4,27 +4,34 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/config_file.h"
+#include "cli/model_plugin.h"
 #include "core/error.h"
 #include "core/process.h"
 #include "core/version.h"
-#ifdef PERTURBGEN_WITH_TORCH
-#include "model/runtime.h"
-#endif
 
 namespace {
 
 std::string version_text() {
-  std::string v = "perturbgen " PERTURBGEN_VERSION;
-#ifdef PERTURBGEN_WITH_TORCH
-  const auto rt = pg::model::runtime_info();
-  v += " (libtorch " + rt.torch_version + ", CUDA " +
-       (rt.cuda_available ? std::to_string(rt.cuda_devices) + " device(s)" : std::string("not available")) +
-       ")";
-#endif
-  return v;
+  return "perturbgen " PERTURBGEN_VERSION " (" + pg::cli::model_runtime_text() + ")";
+}
+
+// The libtorch plugin is loaded only for a command the core does not have
+// (or for --help / --version, which describe everything).
+bool wants_model_commands(const CLI::App& app, const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a == "--version" || a == "--help" || a == "-h") return true;
+    if (a.empty() || a[0] == '-') continue;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      if (sub->check_name(a)) return false;
+    }
+    return true;
+  }
+  return true;  // no command at all: the usage lists everything
 }
 
 }  // namespace
@@ -41,6 +48,11 @@ int main(int argc, char** argv) {
   pg::cli::add_store_info(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
+    std::string why;
+    if (wants_model_commands(app, args) && !pg::cli::load_model_commands(app, why) && !args.empty() &&
+        args[0].rfind("-", 0) != 0) {
+      std::cerr << "perturbgen: note: " << why << "\n";
+    }
     args = pg::cli::expand_config(args);
     std::reverse(args.begin(), args.end());  // CLI11 takes the words last first
     app.parse(args);

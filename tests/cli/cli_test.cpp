@@ -121,3 +121,24 @@ TEST(Cli, UnknownOutputFormatIsAnError) {
   EXPECT_EQ(r2.exit_code, 1);
   EXPECT_NE(r2.output.find("parquet"), std::string::npos) << r2.output;
 }
+
+// libtorch lives in a plugin that only model commands load: core commands
+// work (fast) even when the plugin cannot be found.
+TEST(Cli, CoreCommandsNeverLoadTheLibtorchPlugin) {
+  const std::string broken = "PERTURBGEN_MODEL_PLUGIN=/nonexistent/libperturbgen_model.so ";
+  auto r = run_command(broken + pg::test::cli() + " info '" +
+                       (pg::test::source_dir() / "examples/data/lps_bmdc").string() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("libtorch"), std::string::npos) << r.output;
+  r = run_command(broken + pg::test::cli() + " device");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("cannot load the libtorch plugin /nonexistent/libperturbgen_model.so"),
+            std::string::npos)
+      << r.output;
+#ifdef PERTURBGEN_WITH_TORCH
+  r = cli("device");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("libtorch 2.", 0), 0u) << r.output;
+  EXPECT_NE(cli("--version").output.find("libtorch 2."), std::string::npos);
+#endif
+}
