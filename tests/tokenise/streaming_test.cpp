@@ -54,7 +54,9 @@ TEST(Streaming, MillionCellCorpusWithBoundedMemory) {
   const double per_cell = (big.peak_rss_mib - small.peak_rss_mib) * 1024 * 1024 / 900'000;
   std::cout << "peak RSS: 100k cells " << small.peak_rss_mib << " MiB, 1M cells " << big.peak_rss_mib
             << " MiB: " << per_cell << " bytes per extra cell\n";
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's quarantine keeps freed memory resident: RSS means nothing there
   EXPECT_LT(per_cell, 64.0);
+#endif
 
   // The last cells made it, with one token per expressed gene (<cls>/<eos> around).
   const auto store = pg::store::TokenStore::open(dir / "big");
