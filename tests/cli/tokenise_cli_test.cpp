@@ -91,6 +91,7 @@ TEST(TokeniseCli, ErrorsAreOneLineAndLeaveNoStore) {
        {std::string(" --time-key nope --time-order a,b"),
         std::string(" --time-key grouping --time-order LPS#1h,x"),
         std::string(" --time-key grouping --time-order LPS#1h,LPS#2h --genes some"),
+        std::string(" --time-key grouping --time-order LPS#1h,LPS#2h --layer counts"),
         std::string(" --time-key grouping --time-order LPS#1h,LPS#2h --pairing mapping --group-key grouping "
                     "--mapping-file /nonexistent.csv")}) {
     const auto r = cli("tokenise " + lps() + out + args);
