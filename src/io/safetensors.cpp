@@ -1,5 +1,8 @@
 #include "io/safetensors.h"
 
+#include "core/atomic_file.h"
+
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
@@ -38,6 +41,11 @@ SafeTensors SafeTensors::read(const std::string& path) {
   if (n > b.size() - 8) {
     throw Error(path, "header", "header length " + std::to_string(n) + " exceeds the file size");
   }
+  if (n > kMaxSafetensorsHeader) {
+    throw Error(path, "header",
+                "header length " + std::to_string(n) + " exceeds the limit of " +
+                    std::to_string(kMaxSafetensorsHeader) + " bytes");
+  }
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(b.substr(8, n));
@@ -47,8 +55,13 @@ SafeTensors SafeTensors::read(const std::string& path) {
   if (!header.is_object()) throw Error(path, "header", "is not a JSON object");
   const size_t data_begin = 8 + n;
   const size_t data_size = b.size() - data_begin;
+  std::vector<std::pair<uint64_t, uint64_t>> spans;  // to check that the tensors tile the data
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
+      if (!entry.is_object()) throw Error(path, "__metadata__", "is not a JSON object");
+      for (const auto& [k, v] : entry.items()) {
+        if (!v.is_string()) throw Error(path, "__metadata__/" + k, "is not a string");
+      }
       st.metadata_ = entry;
       continue;
     }
@@ -72,12 +85,75 @@ SafeTensors SafeTensors::read(const std::string& path) {
                         std::to_string(off[1] - off[0]));
       }
       t.bytes = std::string_view(b).substr(data_begin + off[0], off[1] - off[0]);
+      spans.emplace_back(off[0], off[1]);
       st.tensors_.emplace(name, std::move(t));
     } catch (const nlohmann::json::exception& e) {
       throw Error(path, name, std::string("malformed header entry: ") + e.what());
     }
   }
+  // As the reference reader requires: no gaps, no overlaps, nothing after.
+  std::sort(spans.begin(), spans.end());
+  uint64_t end = 0;
+  for (const auto& [b0, e0] : spans) {
+    if (b0 != end) {
+      throw Error(path, "header",
+                  "tensor data " + std::string(b0 < end ? "overlaps" : "leaves a gap") + " at byte " +
+                      std::to_string(std::min(b0, end)) + " of the data section");
+    }
+    end = e0;
+  }
+  if (end != data_size) {
+    throw Error(
+        path, "header",
+        "tensors cover " + std::to_string(end) + " of the " + std::to_string(data_size) + " data bytes");
+  }
   return st;
+}
+
+std::string safetensors_bytes(std::vector<TensorData> tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  // Key order inside an entry and "__metadata__" last, as the reference files have them.
+  std::string header = "{";
+  uint64_t offset = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorData& t = tensors[i];
+    if (i > 0 && tensors[i - 1].name == t.name) throw Error("", t.name, "tensor name given twice");
+    const int64_t width = dtype_size(t.dtype);
+    if (width == 0) throw Error("", t.name, "unknown dtype '" + t.dtype + "'");
+    int64_t numel = 1;
+    for (int64_t d : t.shape) numel *= d;
+    if (static_cast<uint64_t>(numel * width) != t.bytes.size()) {
+      throw Error("", t.name,
+                  "has " + std::to_string(t.bytes.size()) + " bytes, shape and dtype need " +
+                      std::to_string(numel * width));
+    }
+    header += (i ? "," : "") + nlohmann::json(t.name).dump() + ":{\"dtype\":\"" + t.dtype +
+              "\",\"shape\":" + nlohmann::json(t.shape).dump() + ",\"data_offsets\":[" +
+              std::to_string(offset) + "," + std::to_string(offset + t.bytes.size()) + "]}";
+    offset += t.bytes.size();
+  }
+  if (!metadata.empty())
+    header += std::string(tensors.empty() ? "" : ",") + "\"__metadata__\":" + nlohmann::json(metadata).dump();
+  header += "}";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i)
+    out[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  out += header;
+  for (const auto& t : tensors) out.append(t.bytes);
+  return out;
+}
+
+void write_safetensors(const std::string& path, std::vector<TensorData> tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  const std::string bytes = safetensors_bytes(std::move(tensors), metadata);
+  write_atomically(path, [&](const std::filesystem::path& tmp) {
+    std::ofstream out(tmp, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) throw Error(path, "", "write failed (disk full?)");
+  });
 }
 
 const TensorView& SafeTensors::at(const std::string& name) const {

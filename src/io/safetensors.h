@@ -1,8 +1,12 @@
-// Reader for the safetensors format (Hugging Face): an 8-byte little-endian
-// header length N, N bytes of JSON {name: {dtype, shape, data_offsets}, ...},
-// then the raw little-endian C-order tensor bytes. Used for reference (golden)
-// dumps and, later, model weights. Every offset is checked against the file
-// before anything is read, so a truncated or corrupt file is a pg::Error.
+// The safetensors format (Hugging Face): an 8-byte little-endian header
+// length N, N bytes of JSON {name: {dtype, shape, data_offsets}, ...,
+// "__metadata__": {str: str}}, then the raw little-endian C-order tensor
+// bytes. Used for reference (golden) dumps and model weights. The reader
+// checks everything before use (header size bound, JSON shape, dtypes, that
+// the tensors tile the data section exactly, sizes = shape x dtype), so a
+// truncated, corrupt or hostile file is a pg::Error. The writer produces the
+// canonical layout of the reference tools (names sorted, data back to back,
+// header padded with spaces to 8 bytes), byte for byte.
 #pragma once
 
 #include <cstdint>
@@ -78,5 +82,24 @@ template <>
 inline const char* SafeTensors::dtype_of<uint8_t>() {
   return "BOOL";
 }
+
+// One tensor to write: raw little-endian C-order bytes of `shape` x `dtype`.
+struct TensorData {
+  std::string name;
+  std::string dtype;
+  std::vector<int64_t> shape;
+  std::string_view bytes;
+};
+
+// The file's bytes; throws pg::Error for a bad dtype, a size that does not
+// match the shape, or a duplicate name.
+std::string safetensors_bytes(std::vector<TensorData> tensors,
+                              const std::map<std::string, std::string>& metadata = {});
+// Writes them atomically (temporary file + rename).
+void write_safetensors(const std::string& path, std::vector<TensorData> tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+// Largest header accepted (the JSON of a model with thousands of tensors is a few MB).
+inline constexpr uint64_t kMaxSafetensorsHeader = uint64_t{100} << 20;
 
 }  // namespace pg::io
