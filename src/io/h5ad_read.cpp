@@ -290,7 +290,9 @@ CellMatrix read_h5ad(const std::string& path, const ReadOptions& opt) {
   return read_h5ad_file(h5::open_file(path), path, opt);
 }
 
-int64_t h5ad_n_cells(const std::string& path) { return h5ad::dataframe_length(h5::open_file(path), "obs"); }
+int64_t h5ad_n_cells(const std::string& path) {
+  return h5ad::dataframe_length(h5::open_file(path), "obs");
+}
 
 CellMatrix read_h5ad_image(std::string_view bytes, const std::string& label, const ReadOptions& opt) {
   return read_h5ad_file(h5::open_file_image(bytes, label), label, opt);

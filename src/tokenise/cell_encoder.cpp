@@ -1,23 +1,18 @@
 #include "tokenise/cell_encoder.h"
 
 #include <algorithm>
+#include <limits>
 #include <thread>
 
 namespace pg::tokenise {
 
 namespace {
 
+// Carried float columns (integer columns are carried as categories).
 std::vector<double> numeric_values(const io::Column& c) {
   std::vector<double> out(c.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (c.is_missing(i)) {
-      out[i] = std::numeric_limits<double>::quiet_NaN();
-    } else if (c.type == io::ColumnType::Float) {
-      out[i] = c.floats[i];
-    } else {
-      out[i] = static_cast<double>(c.ints[i]);
-    }
-  }
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = c.is_missing(i) ? std::numeric_limits<double>::quiet_NaN() : c.floats[i];
   return out;
 }
 

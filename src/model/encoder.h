@@ -1,0 +1,61 @@
+// The frozen source encoder (scmaskgit `scmoscf`, golden §3): token
+// embedding + time row + sinusoid positions, post-LN self-attention blocks
+// (norm1 after attention, norm3 after the MLP; no norm2), and an MLM head
+// `decoder_fc` that PerturbGen never uses. Parameter names follow the
+// reference keys under `transformer.encoder_layers.model.`.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "model/attention.h"
+#include "model/config.h"
+#include "model/positional.h"
+
+namespace pg::model {
+
+class EncoderBlockImpl : public torch::nn::Module {
+ public:
+  EncoderBlockImpl(const EncoderConfig& c);
+  // key_pad: bool (B, L), true = padding key.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_pad) const;
+
+  torch::nn::LayerNorm norm1{nullptr}, norm3{nullptr};
+  MultiHeadAttention self_attn{nullptr};
+  FeedForward feed_forward{nullptr};
+};
+TORCH_MODULE(EncoderBlock);
+
+class SourceEncoderImpl : public torch::nn::Module {
+ public:
+  SourceEncoderImpl(const EncoderConfig& c, torch::Device device = torch::kCPU, torch::Dtype dtype = torch::kFloat32);
+
+  // x0 = E[src] + time_pe[time_row] + pos_pe[0:L].
+  torch::Tensor embed(const torch::Tensor& src_ids) const;
+  // H_src (B, L, d). Reference mode runs only the last block on x0 (the
+  // reference runs every block on x0 and keeps the last, so the result is
+  // identical); stacked mode chains the blocks. Padding mask = (src == 0).
+  torch::Tensor forward(const torch::Tensor& src_ids) const;
+  // Every block applied to x0 (what the reference computes; for parity checks).
+  std::vector<torch::Tensor> block_outputs_reference(const torch::Tensor& src_ids) const;
+  // The MLM head on encoder output (unused by PerturbGen, kept for parity).
+  torch::Tensor mlm_logits(const torch::Tensor& hidden) const { return decoder_fc->forward(hidden); }
+
+  const EncoderConfig& config() const { return config_; }
+  torch::Device device() const { return device_; }
+  torch::Dtype dtype() const { return dtype_; }
+
+  torch::nn::Embedding token_embedding{nullptr};
+  PositionalEncoding pos_embedding{nullptr};
+  torch::nn::ModuleList decoder_block{nullptr};
+  torch::nn::Linear decoder_fc{nullptr};
+
+ private:
+  EncoderConfig config_;
+  torch::Device device_;
+  torch::Dtype dtype_;
+};
+TORCH_MODULE(SourceEncoder);
+
+}  // namespace pg::model
