@@ -192,6 +192,7 @@ class Unpickler {
 
   // Places `child` under `parent`: freezes the child, updates the depth.
   void adopt(PickleNode& parent, const PickleValue& child) {
+    if (child.get() == &parent) fail("an object contains itself (cyclic structure)");
     child->sealed = true;
     parent.depth = std::max(parent.depth, child->depth + 1);
     if (parent.depth > o_.max_depth) fail("nesting deeper than " + std::to_string(o_.max_depth) + " levels");
@@ -324,6 +325,50 @@ class Unpickler {
       fail("integer '" + t + "' outside the 64-bit range or malformed");
     }
   }
+  // Protocol 0 text: latin-1 bytes with \\uXXXX / \\UXXXXXXXX escapes, to UTF-8.
+  std::string raw_unicode_escape(std::string_view s) {
+    std::string out;
+    auto put = [&](uint32_t cp) {
+      if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+      } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+      } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+      } else if (cp < 0x110000) {
+        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+      } else {
+        fail("bad code point in protocol-0 text");
+      }
+    };
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == 'u' || s[i + 1] == 'U')) {
+        const size_t n = s[i + 1] == 'u' ? 4 : 8;
+        if (i + 2 + n > s.size()) fail("bad escape in protocol-0 text");
+        uint32_t cp = 0;
+        for (size_t k = 0; k < n; ++k) {
+          const char c = s[i + 2 + k];
+          const int v = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                               : -1;
+          if (v < 0) fail("bad escape in protocol-0 text");
+          cp = cp * 16 + static_cast<uint32_t>(v);
+        }
+        put(cp);
+        i += 1 + n;
+      } else {
+        put(static_cast<unsigned char>(s[i]));
+      }
+    }
+    return out;
+  }
   std::string_view quoted(std::string_view s) {
     if (s.size() < 2 || (s.front() != '\'' && s.front() != '"') || s.back() != s.front())
       fail("bad quoted string argument");
@@ -445,9 +490,7 @@ void Unpickler::step(unsigned char op) {
       push(str(Kind::Str, take(le(8))));
       return;
     case 'V': {
-      const std::string_view s = line();
-      if (s.find('\\') != std::string_view::npos) fail("escaped protocol-0 unicode is not supported");
-      push(str(Kind::Str, s));
+      push(str(Kind::Str, raw_unicode_escape(line())));
       return;
     }
     case 'S':

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -68,5 +69,15 @@ bool pickle_global_allowed(std::string_view module, std::string_view name);
 // (e.g. "model.ckpt", "archive/data.pkl").
 PickleValue unpickle(std::string_view data, const std::string& file, const std::string& element,
                      const UnpickleOptions& options = {});
+
+// Best-effort JSON rendering of a value: tuples and sets become arrays, dicts
+// with non-string keys use the key's JSON text, numpy scalars become numbers,
+// NaN/inf become "nan"/"inf"/"-inf", bytes {"__bytes__": hex}, ints beyond
+// int64 {"__bigint_le__": hex of the two's complement}, tensors
+// {"__tensor__": {"storage", "shape"}}, any other global
+// {"__opaque__": "module.name", "args": [...], "state": ..., "items": {...}}.
+// A shared sub-value is rendered at each place it occurs, up to 2^20 values
+// in all (then a pg::Error naming `file` and `element`).
+nlohmann::json pickle_to_json(const PickleNode& node, const std::string& file, const std::string& element);
 
 }  // namespace pg::io

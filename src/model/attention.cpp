@@ -13,26 +13,28 @@ MultiHeadAttentionImpl::MultiHeadAttentionImpl(int64_t d_model, int64_t num_head
   to_out = register_module("to_out", torch::nn::Sequential(torch::nn::Linear(inner, d_model)));
 }
 
-torch::Tensor MultiHeadAttentionImpl::split_heads(const torch::Tensor& x) const {
+torch::Tensor MultiHeadAttentionImpl::split_heads(const torch::Tensor& x) {
   // Channel c -> head c / dh, lane c % dh.
   return x.view({x.size(0), x.size(1), heads_, head_dim_}).transpose(1, 2);
 }
 
-AttentionKV MultiHeadAttentionImpl::project_kv(const torch::Tensor& xkv) const {
+AttentionKV MultiHeadAttentionImpl::project_kv(const torch::Tensor& xkv) {
   return {split_heads(to_k->forward(xkv)), split_heads(to_v->forward(xkv))};
 }
 
 torch::Tensor MultiHeadAttentionImpl::attend(const torch::Tensor& xq, const AttentionKV& kv,
-                                             const torch::Tensor& key_pad) const {
+                                             const torch::Tensor& key_pad) {
   auto q = split_heads(to_q->forward(xq));
-  auto scores = torch::matmul(q, kv.k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim_));
-  auto pad = key_pad.to(torch::kBool).view({key_pad.size(0), 1, 1, key_pad.size(1)});
-  scores = scores.masked_fill(pad, -std::numeric_limits<float>::infinity());
-  auto probs = torch::softmax(scores, -1);
-  // softmax of an all -inf row is NaN; the reference (SDPA's _safe_softmax) gives 0.
-  auto all_pad = key_pad.to(torch::kBool).all(-1).view({key_pad.size(0), 1, 1, 1});
-  probs = probs.masked_fill(all_pad, 0.0);
-  auto out = torch::matmul(probs, kv.v).transpose(1, 2).reshape({xq.size(0), xq.size(1), heads_ * head_dim_});
+  const auto pad = key_pad.to(q.device(), torch::kBool);
+  // SDPA (fused flash kernel on CPU and CUDA) with a boolean "may attend"
+  // mask, scale 1/sqrt(head_dim), exactly the reference's attention.
+  const auto may_attend = pad.logical_not().view({pad.size(0), 1, 1, pad.size(1)});
+  auto out = at::scaled_dot_product_attention(q, kv.k, kv.v, may_attend);
+  // A query whose keys are all padding gets a zero output (torch >= 2.5's
+  // _safe_softmax; kernels differ in what they return there, NaN included).
+  const auto all_pad = pad.all(-1).view({pad.size(0), 1, 1, 1});
+  out = out.masked_fill(all_pad, 0.0);
+  out = out.transpose(1, 2).reshape({xq.size(0), xq.size(1), heads_ * head_dim_});
   return to_out->forward(out);
 }
 
@@ -41,7 +43,7 @@ FeedForwardImpl::FeedForwardImpl(int64_t d_model, int64_t hidden) {
   fc2 = register_module("fc2", torch::nn::Linear(hidden, d_model));
 }
 
-torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) const {
+torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
   return fc2->forward(torch::gelu(fc1->forward(x)));  // exact erf GELU
 }
 

@@ -18,11 +18,11 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
  public:
   MultiHeadAttentionImpl(int64_t d_model, int64_t num_heads, int64_t head_dim);
 
-  AttentionKV project_kv(const torch::Tensor& xkv) const;
+  AttentionKV project_kv(const torch::Tensor& xkv);
   // key_pad: bool (B, Lk), true = padding (that key is ignored). A query whose
   // keys are all padding gets a zero attention output (torch >= 2.5 SDPA).
-  torch::Tensor attend(const torch::Tensor& xq, const AttentionKV& kv, const torch::Tensor& key_pad) const;
-  torch::Tensor forward(const torch::Tensor& xq, const torch::Tensor& xkv, const torch::Tensor& key_pad) const {
+  torch::Tensor attend(const torch::Tensor& xq, const AttentionKV& kv, const torch::Tensor& key_pad);
+  torch::Tensor forward(const torch::Tensor& xq, const torch::Tensor& xkv, const torch::Tensor& key_pad) {
     return attend(xq, project_kv(xkv), key_pad);
   }
 
@@ -30,7 +30,7 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   torch::nn::Sequential to_out{nullptr};  // "to_out.0" as in the reference
 
  private:
-  torch::Tensor split_heads(const torch::Tensor& x) const;
+  torch::Tensor split_heads(const torch::Tensor& x);
   int64_t heads_, head_dim_;
 };
 TORCH_MODULE(MultiHeadAttention);
@@ -39,7 +39,7 @@ TORCH_MODULE(MultiHeadAttention);
 class FeedForwardImpl : public torch::nn::Module {
  public:
   FeedForwardImpl(int64_t d_model, int64_t hidden);
-  torch::Tensor forward(const torch::Tensor& x) const;
+  torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(FeedForward);

@@ -21,16 +21,16 @@ enum class PositionalMode { TimePosSin, CombSin, SinLearnt };
 enum class EncoderMode { Reference, Stacked };
 
 struct EncoderConfig {
-  int64_t vocab_size = 40;       // tgt_vocab_size; embedding has vocab_size + 3 rows
-  int64_t embedding_rows = 43;   // rows of token_embedding
+  int64_t vocab_size = 40;      // tgt_vocab_size; embedding has vocab_size + 3 rows
+  int64_t embedding_rows = 43;  // rows of token_embedding
   int64_t d_model = 64;
   int64_t num_heads = 8;
-  int64_t head_dim = 8;          // the reference's `d_ff`
+  int64_t head_dim = 8;  // the reference's `d_ff`
   int64_t num_layers = 3;
-  int64_t ffn_hidden = 64;       // fc1 width (= d_model in the reference)
-  int64_t max_seq_length = 64;   // rows of the position table
-  int64_t n_time_rows = 3;       // rows of the time table (n_total_tps)
-  int64_t time_row = 1;          // the time row the encoder adds
+  int64_t ffn_hidden = 64;      // fc1 width (= d_model in the reference)
+  int64_t max_seq_length = 64;  // rows of the position table
+  int64_t n_time_rows = 3;      // rows of the time table (n_total_tps)
+  int64_t time_row = 1;         // the time row the encoder adds
   double layernorm_eps = 1e-5;
   EncoderMode mode = EncoderMode::Reference;
 
@@ -44,8 +44,8 @@ struct DecoderConfig {
   int64_t head_dim = 4;  // the reference's `d_ff`; attention inner width = heads * head_dim
   int64_t num_layers = 2;
   int64_t ffn_hidden = 64;
-  int64_t max_seq_length = 116;      // Lmax: rows of the position table
-  int64_t n_total_tps = 3;           // T; the time table has T + 2 rows
+  int64_t max_seq_length = 116;  // Lmax: rows of the position table
+  int64_t n_total_tps = 3;       // T; the time table has T + 2 rows
   std::vector<int64_t> pred_tps{1, 2, 3};
   std::optional<std::vector<int64_t>> context_tps;  // null -> pred_tps
   bool context_mode = true;
@@ -58,19 +58,31 @@ struct DecoderConfig {
   int64_t time_row(int64_t t) const { return t + 1; }
 };
 
-// Placeholder for the count head (owned elsewhere); kept here so a single
-// config file describes the whole model.
+enum class CountLoss { zinb, nb, mse };
+// Where the count head's library size l (mu = rho * l) comes from:
+//   observed  : the paired target cell's observed library (the reference; it
+//               leaks the ground-truth library size into predictions)
+//   predicted : log l regressed from the pooled embedding (our fix, spec §11)
+//   none      : no l; mu = softplus(...) (the reference's use_size_factor=False)
+enum class SizeFactorMode { observed, predicted, none };
+
 struct CountHeadConfig {
-  std::string loss_mode = "zinb";
-  int64_t n_genes = 0;
-  int64_t n_conditions = 1;
-  bool use_observed_size_factor = true;
+  int64_t d_model = 768;
+  int64_t n_genes = 2000;
+  int64_t n_conditions = 1;  // columns of theta; 1 when there are no condition keys
+  CountLoss loss = CountLoss::zinb;
+  SizeFactorMode size_factor = SizeFactorMode::observed;
+  double dropout = 0.0;
+  // `predicted` only: the initial bias of the log-library regression. Set it
+  // to the mean log library size of the training cells so training starts
+  // from the right scale instead of l = 1 (torch's default init gives ~0).
+  double initial_log_library = 0.0;
 };
 
 struct ModelConfig {
   EncoderConfig encoder;
   DecoderConfig decoder;
-  CountHeadConfig count_head;
+  std::optional<CountHeadConfig> count_head;  // absent for a masking-stage model
 };
 
 // Reads the layout of golden tiny_config.json ("encoder_scmoscf",
@@ -82,6 +94,12 @@ nlohmann::json model_config_to_json(const ModelConfig& c);
 std::string to_string(PositionalMode m);
 PositionalMode positional_mode_from_string(const std::string& s, const std::string& file = "<config>");
 std::string to_string(EncoderMode m);
+// "zinb" / "nb" / "mse" and "observed" / "predicted" / "none"; anything else is
+// a pg::Error naming the accepted values.
+CountLoss parse_count_loss(const std::string& name, const std::string& file = "<config>");
+SizeFactorMode parse_size_factor_mode(const std::string& name, const std::string& file = "<config>");
+std::string to_string(CountLoss loss);
+std::string to_string(SizeFactorMode mode);
 EncoderMode encoder_mode_from_string(const std::string& s, const std::string& file = "<config>");
 
 }  // namespace pg::model

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "model/losses.h"
+#include "model/weights.h"
 
 namespace pg::model {
 namespace {
@@ -24,44 +25,12 @@ std::shared_ptr<torch::nn::Module> holder() {
 
 }  // namespace
 
-CountLoss parse_count_loss(const std::string& name) {
-  if (name == "zinb") return CountLoss::zinb;
-  if (name == "nb") return CountLoss::nb;
-  if (name == "mse") return CountLoss::mse;
-  throw Error("", "count loss", "unknown value '" + name + "' (expected zinb, nb or mse)");
-}
-
-SizeFactorMode parse_size_factor_mode(const std::string& name) {
-  if (name == "observed") return SizeFactorMode::observed;
-  if (name == "predicted") return SizeFactorMode::predicted;
-  if (name == "none") return SizeFactorMode::none;
-  throw Error("", "size factor", "unknown value '" + name + "' (expected observed, predicted or none)");
-}
-
-std::string to_string(CountLoss loss) {
-  switch (loss) {
-    case CountLoss::zinb: return "zinb";
-    case CountLoss::nb: return "nb";
-    case CountLoss::mse: return "mse";
-  }
-  return "?";
-}
-
-std::string to_string(SizeFactorMode mode) {
-  switch (mode) {
-    case SizeFactorMode::observed: return "observed";
-    case SizeFactorMode::predicted: return "predicted";
-    case SizeFactorMode::none: return "none";
-  }
-  return "?";
-}
-
 CountHeadImpl::CountHeadImpl(const CountHeadConfig& config, torch::Device device, torch::Dtype dtype)
     : config_(config) {
   if (config.d_model <= 0 || config.n_genes <= 0 || config.n_conditions <= 0)
-    throw Error("", "count head", "d_model, n_genes and n_conditions must be positive (got " +
-                                      std::to_string(config.d_model) + ", " + std::to_string(config.n_genes) +
-                                      ", " + std::to_string(config.n_conditions) + ")");
+    throw Error("", "count head",
+                "d_model, n_genes and n_conditions must be positive (got " + std::to_string(config.d_model) +
+                    ", " + std::to_string(config.n_genes) + ", " + std::to_string(config.n_conditions) + ")");
   if (config.dropout < 0.0 || config.dropout >= 1.0)
     throw Error("", "count head", "dropout must be in [0, 1), got " + std::to_string(config.dropout));
   const int64_t d = config.d_model, g = config.n_genes;
@@ -76,31 +45,37 @@ CountHeadImpl::CountHeadImpl(const CountHeadConfig& config, torch::Device device
   mean_out_ = register_module(mean_name, holder())->register_module("0", torch::nn::Linear(d, g));
   if (config.loss == CountLoss::zinb) pi_out_ = register_module("linear_output", torch::nn::Linear(d, g));
   if (config.loss != CountLoss::mse) {
-    if (config.size_factor == SizeFactorMode::predicted)
+    if (config.size_factor == SizeFactorMode::predicted) {
       library_out_ = register_module("library_output", torch::nn::Linear(d, 1));
+      torch::NoGradGuard no_grad;
+      library_out_->bias.fill_(config.initial_log_library);
+    }
     // The reference draws theta ~ N(0, 1) (and never trains it; spec §3.8).
     theta_ = register_parameter("theta", torch::randn({g, config.n_conditions}));
   }
-  to(device, dtype);
+  move_to(*this, device, dtype);
 }
 
 void CountHeadImpl::check_inputs(const torch::Tensor& m, const torch::Tensor& condition,
                                  const torch::Tensor& library) const {
   if (m.dim() != 2 || m.size(1) != config_.d_model)
-    throw Error("", "count head input", "mean embedding must be (B, " + std::to_string(config_.d_model) + "), got " +
-                                            shape_of(m));
+    throw Error("", "count head input",
+                "mean embedding must be (B, " + std::to_string(config_.d_model) + "), got " + shape_of(m));
   const int64_t b = m.size(0);
   if (config_.loss != CountLoss::mse) {
     if (!condition.defined() || condition.dim() != 1 || condition.size(0) != b)
-      throw Error("", "count head input", "condition index must be (" + std::to_string(b) + ",), got " +
-                                              (condition.defined() ? shape_of(condition) : std::string("none")));
-    if (b > 0 && (condition.min().item<int64_t>() < 0 || condition.max().item<int64_t>() >= config_.n_conditions))
-      throw Error("", "count head input", "condition index outside [0, " + std::to_string(config_.n_conditions) + ")");
+      throw Error("", "count head input",
+                  "condition index must be (" + std::to_string(b) + ",), got " +
+                      (condition.defined() ? shape_of(condition) : std::string("none")));
+    if (b > 0 &&
+        (condition.min().item<int64_t>() < 0 || condition.max().item<int64_t>() >= config_.n_conditions))
+      throw Error("", "count head input",
+                  "condition index outside [0, " + std::to_string(config_.n_conditions) + ")");
     if (config_.size_factor == SizeFactorMode::observed) {
       if (!library.defined() || library.dim() != 1 || library.size(0) != b)
-        throw Error("", "count head input", "observed size factor mode needs the library sizes (" +
-                                                std::to_string(b) + ",), got " +
-                                                (library.defined() ? shape_of(library) : std::string("none")));
+        throw Error("", "count head input",
+                    "observed size factor mode needs the library sizes (" + std::to_string(b) + ",), got " +
+                        (library.defined() ? shape_of(library) : std::string("none")));
     }
   }
 }
@@ -145,9 +120,12 @@ CountHeadOutput CountHeadImpl::forward(const torch::Tensor& mean_embedding, cons
 
 torch::Tensor CountHeadImpl::log_prob(const CountHeadOutput& out, const torch::Tensor& x) const {
   switch (config_.loss) {
-    case CountLoss::zinb: return zinb_log_prob(x, out.mu, out.dispersion, out.pi_logits);
-    case CountLoss::nb: return nb_log_prob(x, out.mu, out.dispersion);
-    case CountLoss::mse: break;
+    case CountLoss::zinb:
+      return zinb_log_prob(x, out.mu, out.dispersion, out.pi_logits);
+    case CountLoss::nb:
+      return nb_log_prob(x, out.mu, out.dispersion);
+    case CountLoss::mse:
+      break;
   }
   throw Error("", "count head", "the mse head has no likelihood");
 }
@@ -157,20 +135,23 @@ torch::Tensor CountHeadImpl::loss(const CountHeadOutput& out, const torch::Tenso
   return count_nll(log_prob(out, target));
 }
 
-void CountHeadImpl::load_weights(const std::map<std::string, torch::Tensor>& weights, const std::string& source) {
+void CountHeadImpl::load_weights(const std::map<std::string, torch::Tensor>& weights,
+                                 const std::string& source) {
   torch::NoGradGuard no_grad;
   std::set<std::string> used;
   for (auto& item : named_parameters(/*recurse=*/true)) {
     const auto it = weights.find(item.key());
     if (it == weights.end()) throw Error(source, item.key(), "missing count-head weight");
     if (it->second.sizes() != item.value().sizes())
-      throw Error(source, item.key(),
-                  "shape " + shape_of(it->second) + " does not match the count head's " + shape_of(item.value()));
+      throw Error(
+          source, item.key(),
+          "shape " + shape_of(it->second) + " does not match the count head's " + shape_of(item.value()));
     item.value().copy_(it->second);
     used.insert(item.key());
   }
   for (const auto& [name, tensor] : weights)
-    if (!used.count(name)) throw Error(source, name, "not a weight of this count head (" + to_string(config_.loss) + ")");
+    if (!used.count(name))
+      throw Error(source, name, "not a weight of this count head (" + to_string(config_.loss) + ")");
 }
 
 }  // namespace pg::model

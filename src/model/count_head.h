@@ -25,26 +25,9 @@
 #include <map>
 #include <string>
 
+#include "model/config.h"
+
 namespace pg::model {
-
-enum class CountLoss { zinb, nb, mse };
-enum class SizeFactorMode { observed, predicted, none };
-
-// "zinb" / "nb" / "mse" and "observed" / "predicted" / "none"; anything else is
-// a pg::Error naming the accepted values.
-CountLoss parse_count_loss(const std::string& name);
-SizeFactorMode parse_size_factor_mode(const std::string& name);
-std::string to_string(CountLoss loss);
-std::string to_string(SizeFactorMode mode);
-
-struct CountHeadConfig {
-  int64_t d_model = 768;
-  int64_t n_genes = 2000;
-  int64_t n_conditions = 1;  // columns of theta; 1 when there are no condition keys
-  CountLoss loss = CountLoss::zinb;
-  SizeFactorMode size_factor = SizeFactorMode::observed;
-  double dropout = 0.0;
-};
 
 // What one forward pass gives. Tensors that a mode does not produce are
 // undefined (check .defined()).
@@ -90,7 +73,8 @@ class CountHeadImpl : public torch::nn::Module {
   const CountHeadConfig& config() const { return config_; }
 
  private:
-  void check_inputs(const torch::Tensor& m, const torch::Tensor& condition, const torch::Tensor& library) const;
+  void check_inputs(const torch::Tensor& m, const torch::Tensor& condition,
+                    const torch::Tensor& library) const;
 
   CountHeadConfig config_;
   torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "model/weights.h"
 
 namespace pg::model {
 
@@ -16,7 +17,7 @@ DecoderBlockImpl::DecoderBlockImpl(const DecoderConfig& c) {
 }
 
 torch::Tensor DecoderBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& self_pad,
-                                        const AttentionKV& cross_kv, const torch::Tensor& cross_pad) const {
+                                        const AttentionKV& cross_kv, const torch::Tensor& cross_pad) {
   auto x1 = norm1->forward(x + self_attn->forward(x, x, self_pad));
   auto x2 = norm2->forward(x1 + cross_attn->attend(x1, cross_kv, cross_pad));
   return norm3->forward(x2 + feed_forward->forward(x2));
@@ -30,15 +31,16 @@ PerturbGenDecoderImpl::PerturbGenDecoderImpl(const DecoderConfig& c, torch::Devi
   decoder_block = register_module("decoder_block", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_layers; ++i) decoder_block->push_back(DecoderBlock(c));
   decoder_fc = register_module("decoder_fc", torch::nn::Linear(c.d_model, c.vocab_size));
-  to(device, dtype);
+  move_to(*this, device, dtype);
   eval();
 }
 
-torch::Tensor PerturbGenDecoderImpl::embed(const torch::Tensor& ids_in, int64_t t) const {
+torch::Tensor PerturbGenDecoderImpl::embed(const torch::Tensor& ids_in, int64_t t) {
   const auto ids = ids_in.to(device_);
   if (ids.dim() != 2) throw pg::Error("<input>", "target ids", "must be 2-D (batch, length)");
   if (t < 1 || t > config_.n_total_tps)
-    throw pg::Error("<input>", "time", std::to_string(t) + " outside 1.." + std::to_string(config_.n_total_tps));
+    throw pg::Error("<input>", "time",
+                    std::to_string(t) + " outside 1.." + std::to_string(config_.n_total_tps));
   if (ids.numel()) {
     const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
     if (lo < 0 || hi >= config_.vocab_size)
@@ -49,18 +51,19 @@ torch::Tensor PerturbGenDecoderImpl::embed(const torch::Tensor& ids_in, int64_t 
   return pos_embedding->add(token_embedding->forward(ids), config_.time_row(t));
 }
 
-void PerturbGenDecoderImpl::prepare(DecoderContext& ctx) const {
+void PerturbGenDecoderImpl::prepare(DecoderContext& ctx) {
   ctx.kv.clear();
   for (size_t i = 0; i < decoder_block->size(); ++i)
     ctx.kv.push_back(decoder_block->ptr<DecoderBlockImpl>(i)->cross_attn->project_kv(ctx.tensor));
 }
 
 DecoderPassResult PerturbGenDecoderImpl::pass(const torch::Tensor& ids_in, int64_t t, DecoderContext& ctx,
-                                              const std::optional<torch::Tensor>& self_pad) const {
+                                              const std::optional<torch::Tensor>& self_pad) {
   const auto ids = ids_in.to(device_);
   if (ctx.tensor.size(0) != ids.size(0))
-    throw pg::Error("<input>", "context", "batch " + std::to_string(ctx.tensor.size(0)) + " != target batch " +
-                                              std::to_string(ids.size(0)));
+    throw pg::Error(
+        "<input>", "context",
+        "batch " + std::to_string(ctx.tensor.size(0)) + " != target batch " + std::to_string(ids.size(0)));
   if (ctx.kv.size() != decoder_block->size()) prepare(ctx);
   DecoderPassResult r;
   r.x0 = embed(ids, t);
@@ -74,27 +77,51 @@ DecoderPassResult PerturbGenDecoderImpl::pass(const torch::Tensor& ids_in, int64
   return r;
 }
 
+void PerturbGenDecoderImpl::extend(DecoderContext& ctx, const torch::Tensor& part,
+                                   const torch::Tensor& part_pad) {
+  if (ctx.kv.size() != decoder_block->size()) prepare(ctx);
+  for (size_t i = 0; i < decoder_block->size(); ++i) {
+    auto kv = decoder_block->ptr<DecoderBlockImpl>(i)->cross_attn->project_kv(part);
+    ctx.kv[i] = {torch::cat({ctx.kv[i].k, kv.k}, 2), torch::cat({ctx.kv[i].v, kv.v}, 2)};
+  }
+  ctx.tensor = torch::cat({ctx.tensor, part}, 1);
+  ctx.pad = torch::cat({ctx.pad, part_pad}, 1);
+}
+
 BuiltContext PerturbGenDecoderImpl::build_context(const torch::Tensor& h_src, const torch::Tensor& src_pad,
-                                                  const std::map<int64_t, torch::Tensor>& true_ids,
-                                                  int64_t t) const {
+                                                  const std::map<int64_t, torch::Tensor>& true_ids, int64_t t,
+                                                  ContextCache* cache) {
   BuiltContext out;
-  std::vector<torch::Tensor> parts{h_src.to(device_, dtype_)};
-  std::vector<torch::Tensor> masks{src_pad.to(device_).to(torch::kBool)};
-  out.context = {parts[0], masks[0], {}};
+  if (cache && cache->source) {
+    out.context = *cache->source;
+  } else {
+    out.context = {h_src.to(device_, dtype_), src_pad.to(device_).to(torch::kBool), {}};
+    prepare(out.context);
+    if (cache) cache->source = out.context;
+  }
   if (!config_.context_mode) return out;
   std::vector<int64_t> times = config_.context_tps.value_or(config_.pred_tps);
   std::sort(times.begin(), times.end());
+  std::vector<int64_t> key;  // [c, times already in the context]
   for (int64_t c : times) {
     if (c == t) continue;
     auto it = true_ids.find(c);
     if (it == true_ids.end())
-      throw pg::Error("<input>", "context", "the true ids of context time " + std::to_string(c) + " are missing");
+      throw pg::Error("<input>", "context",
+                      "the true ids of context time " + std::to_string(c) + " are missing");
+    key.insert(key.begin(), c);
     // Each context pass sees the context built so far (source + earlier times).
-    auto res = pass(it->second, c, out.context);
-    parts.push_back(res.hidden);
-    masks.push_back(it->second.to(device_).eq(0));
+    DecoderPassResult res;
+    auto hit = cache ? cache->passes.find(key) : decltype(cache->passes)::iterator{};
+    if (cache && hit != cache->passes.end()) {
+      res = hit->second;
+    } else {
+      res = pass(it->second, c, out.context);
+      if (cache) cache->passes.emplace(key, res);
+    }
+    std::rotate(key.begin(), key.begin() + 1, key.end());  // c joins the times already in the context
+    extend(out.context, res.hidden, it->second.to(device_).eq(0));
     out.passes.emplace(c, std::move(res));
-    out.context = {torch::cat(parts, 1), torch::cat(masks, 1), {}};
   }
   return out;
 }

@@ -25,7 +25,7 @@ class DecoderBlockImpl : public torch::nn::Module {
   // self_pad: (B, L) padding of the decoder's own keys; cross_kv: this
   // block's projected context keys/values; cross_pad: (B, Lc).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& self_pad, const AttentionKV& cross_kv,
-                        const torch::Tensor& cross_pad) const;
+                        const torch::Tensor& cross_pad);
 
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr};
   MultiHeadAttention self_attn{nullptr}, cross_attn{nullptr};
@@ -49,6 +49,15 @@ struct DecoderPassResult {
   torch::Tensor hidden;
 };
 
+// Context passes that depend only on the source and the true ids, shared by
+// the target times of one batch: for target 2 and target 3 the first
+// context pass is the same E_1(source), and the source's projected
+// keys/values serve every pass. Keyed by [c, times already in the context].
+struct ContextCache {
+  std::map<std::vector<int64_t>, DecoderPassResult> passes;
+  std::optional<DecoderContext> source;
+};
+
 // The context for a target time plus the context passes that built it.
 struct BuiltContext {
   DecoderContext context;
@@ -61,21 +70,26 @@ class PerturbGenDecoderImpl : public torch::nn::Module {
                         torch::Dtype dtype = torch::kFloat32);
 
   // x0 = E[ids] + encoding for target time t (1..T; time row t + 1).
-  torch::Tensor embed(const torch::Tensor& ids, int64_t t) const;
+  torch::Tensor embed(const torch::Tensor& ids, int64_t t);
   // Projects each block's cross-attention keys/values once (fills ctx.kv).
-  void prepare(DecoderContext& ctx) const;
+  void prepare(DecoderContext& ctx);
+  // Appends `part` (B, Lp, d) with its padding to a prepared context,
+  // projecting only the new part's keys/values.
+  void extend(DecoderContext& ctx, const torch::Tensor& part, const torch::Tensor& part_pad);
   // One pass of the blocks. self_pad defaults to (ids == 0); generation
   // passes its own pad (golden §15.4). ctx.kv is computed if empty.
   DecoderPassResult pass(const torch::Tensor& ids, int64_t t, DecoderContext& ctx,
-                         const std::optional<torch::Tensor>& self_pad = std::nullopt) const;
-  torch::Tensor logits(const torch::Tensor& hidden) const { return decoder_fc->forward(hidden); }
+                         const std::optional<torch::Tensor>& self_pad = std::nullopt);
+  torch::Tensor logits(const torch::Tensor& hidden) { return decoder_fc->forward(hidden); }
 
   // Context for target time t (context mode): starts with [H_src, src==0] and
   // appends, for each c in sorted(context_tps or pred_tps) with c != t and an
   // entry in true_ids, a pass of the TRUE ids of time c over the context so
   // far, in ascending c. Without context mode only the source is used.
+  // `cache` (optional) shares passes between the target times of a batch.
   BuiltContext build_context(const torch::Tensor& h_src, const torch::Tensor& src_pad,
-                             const std::map<int64_t, torch::Tensor>& true_ids, int64_t t) const;
+                             const std::map<int64_t, torch::Tensor>& true_ids, int64_t t,
+                             ContextCache* cache = nullptr);
 
   // Mean of hidden over positions whose decoder-input id is not special
   // (0..3) and not in `excluded` (condition tokens, perturbed ids). A row

@@ -1,6 +1,7 @@
 #include "model/encoder.h"
 
 #include "core/error.h"
+#include "model/weights.h"
 
 namespace pg::model {
 
@@ -11,7 +12,7 @@ EncoderBlockImpl::EncoderBlockImpl(const EncoderConfig& c) {
   feed_forward = register_module("feed_forward", FeedForward(c.d_model, c.ffn_hidden));
 }
 
-torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& key_pad) const {
+torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& key_pad) {
   auto x1 = norm1->forward(x + self_attn->forward(x, x, key_pad));
   return norm3->forward(x1 + feed_forward->forward(x1));
 }
@@ -19,43 +20,61 @@ torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const torch::Ten
 SourceEncoderImpl::SourceEncoderImpl(const EncoderConfig& c, torch::Device device, torch::Dtype dtype)
     : config_(c), device_(device), dtype_(dtype) {
   token_embedding = register_module(
-      "token_embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(c.embedding_rows, c.d_model).padding_idx(0)));
+      "token_embedding",
+      torch::nn::Embedding(torch::nn::EmbeddingOptions(c.embedding_rows, c.d_model).padding_idx(0)));
   pos_embedding = register_module(
-      "pos_embedding", PositionalEncoding(PositionalMode::TimePosSin, c.n_time_rows, c.max_seq_length, c.d_model));
-  decoder_block = register_module("decoder_block", torch::nn::ModuleList());
-  for (int64_t i = 0; i < c.num_layers; ++i) decoder_block->push_back(EncoderBlock(c));
+      "pos_embedding",
+      PositionalEncoding(PositionalMode::TimePosSin, c.n_time_rows, c.max_seq_length, c.d_model));
+  std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> blocks;
+  for (int64_t i = c.mode == EncoderMode::Reference ? c.num_layers - 1 : 0; i < c.num_layers; ++i)
+    blocks.emplace_back(std::to_string(i), EncoderBlock(c).ptr());
+  decoder_block = register_module("decoder_block", torch::nn::ModuleDict(blocks));
   decoder_fc = register_module("decoder_fc", torch::nn::Linear(c.d_model, c.vocab_size));
-  to(device, dtype);
+  move_to(*this, device, dtype);
   eval();  // frozen in PerturbGen; there is no dropout at inference anyway
 }
 
-torch::Tensor SourceEncoderImpl::embed(const torch::Tensor& src_ids_in) const {
+torch::Tensor SourceEncoderImpl::embed(const torch::Tensor& src_ids_in) {
   const auto src_ids = src_ids_in.to(device_);
   if (src_ids.dim() != 2) throw pg::Error("<input>", "src_input_ids", "must be 2-D (batch, length)");
   const int64_t max_id = src_ids.numel() ? src_ids.max().item<int64_t>() : 0;
   const int64_t min_id = src_ids.numel() ? src_ids.min().item<int64_t>() : 0;
   if (min_id < 0 || max_id >= config_.embedding_rows)
     throw pg::Error("<input>", "src_input_ids",
-                    "token id " + std::to_string(min_id < 0 ? min_id : max_id) + " outside the encoder vocabulary 0.." +
-                        std::to_string(config_.embedding_rows - 1));
+                    "token id " + std::to_string(min_id < 0 ? min_id : max_id) +
+                        " outside the encoder vocabulary 0.." + std::to_string(config_.embedding_rows - 1));
   return pos_embedding->add(token_embedding->forward(src_ids), config_.time_row);
 }
 
-torch::Tensor SourceEncoderImpl::forward(const torch::Tensor& src_ids) const {
+torch::Tensor SourceEncoderImpl::forward(const torch::Tensor& src_ids) {
   auto x0 = embed(src_ids);
   auto pad = src_ids.to(device_).eq(0);
-  if (config_.mode == EncoderMode::Reference)
-    return decoder_block->ptr<EncoderBlockImpl>(decoder_block->size() - 1)->forward(x0, pad);
+  if (config_.mode == EncoderMode::Reference) return block(config_.num_layers - 1).forward(x0, pad);
   auto x = x0;
-  for (size_t i = 0; i < decoder_block->size(); ++i) x = decoder_block->ptr<EncoderBlockImpl>(i)->forward(x, pad);
+  for (int64_t i = 0; i < config_.num_layers; ++i) x = block(i).forward(x, pad);
   return x;
 }
 
-std::vector<torch::Tensor> SourceEncoderImpl::block_outputs_reference(const torch::Tensor& src_ids) const {
+EncoderBlockImpl& SourceEncoderImpl::block(int64_t i) {
+  return *decoder_block[std::to_string(i)]->as<EncoderBlockImpl>();
+}
+
+std::vector<std::string> SourceEncoderImpl::unused_block_prefixes(const std::string& prefix) const {
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < config_.num_layers; ++i)
+    if (!decoder_block->contains(std::to_string(i)))
+      out.push_back(prefix + "decoder_block." + std::to_string(i) + ".");
+  return out;
+}
+
+std::vector<torch::Tensor> SourceEncoderImpl::block_outputs_reference(const torch::Tensor& src_ids) {
+  if (config_.mode == EncoderMode::Reference)
+    throw pg::Error("<model>", "encoder",
+                    "a reference-mode encoder holds only its last block; use a stacked one for every block");
   auto x0 = embed(src_ids);
   auto pad = src_ids.to(device_).eq(0);
   std::vector<torch::Tensor> out;
-  for (size_t i = 0; i < decoder_block->size(); ++i) out.push_back(decoder_block->ptr<EncoderBlockImpl>(i)->forward(x0, pad));
+  for (int64_t i = 0; i < config_.num_layers; ++i) out.push_back(block(i).forward(x0, pad));
   return out;
 }
 

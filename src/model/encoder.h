@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <string>
 #include <vector>
 
 #include "model/attention.h"
@@ -19,7 +20,7 @@ class EncoderBlockImpl : public torch::nn::Module {
  public:
   EncoderBlockImpl(const EncoderConfig& c);
   // key_pad: bool (B, L), true = padding key.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_pad) const;
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_pad);
 
   torch::nn::LayerNorm norm1{nullptr}, norm3{nullptr};
   MultiHeadAttention self_attn{nullptr};
@@ -29,18 +30,23 @@ TORCH_MODULE(EncoderBlock);
 
 class SourceEncoderImpl : public torch::nn::Module {
  public:
-  SourceEncoderImpl(const EncoderConfig& c, torch::Device device = torch::kCPU, torch::Dtype dtype = torch::kFloat32);
+  SourceEncoderImpl(const EncoderConfig& c, torch::Device device = torch::kCPU,
+                    torch::Dtype dtype = torch::kFloat32);
 
   // x0 = E[src] + time_pe[time_row] + pos_pe[0:L].
-  torch::Tensor embed(const torch::Tensor& src_ids) const;
+  torch::Tensor embed(const torch::Tensor& src_ids);
   // H_src (B, L, d). Reference mode runs only the last block on x0 (the
   // reference runs every block on x0 and keeps the last, so the result is
   // identical); stacked mode chains the blocks. Padding mask = (src == 0).
-  torch::Tensor forward(const torch::Tensor& src_ids) const;
-  // Every block applied to x0 (what the reference computes; for parity checks).
-  std::vector<torch::Tensor> block_outputs_reference(const torch::Tensor& src_ids) const;
+  torch::Tensor forward(const torch::Tensor& src_ids);
+  // Every block applied to x0 (what the reference computes; for parity
+  // checks). Needs all blocks, i.e. a stacked-mode module.
+  std::vector<torch::Tensor> block_outputs_reference(const torch::Tensor& src_ids);
+  // Names of the stored blocks a reference-mode encoder does not hold
+  // ("<prefix>decoder_block.0.", ...): loaders skip them.
+  std::vector<std::string> unused_block_prefixes(const std::string& prefix) const;
   // The MLM head on encoder output (unused by PerturbGen, kept for parity).
-  torch::Tensor mlm_logits(const torch::Tensor& hidden) const { return decoder_fc->forward(hidden); }
+  torch::Tensor mlm_logits(const torch::Tensor& hidden) { return decoder_fc->forward(hidden); }
 
   const EncoderConfig& config() const { return config_; }
   torch::Device device() const { return device_; }
@@ -48,10 +54,14 @@ class SourceEncoderImpl : public torch::nn::Module {
 
   torch::nn::Embedding token_embedding{nullptr};
   PositionalEncoding pos_embedding{nullptr};
-  torch::nn::ModuleList decoder_block{nullptr};
+  // Blocks by index. Reference mode holds only the last one (the only block
+  // whose output the reference keeps), so the unused 11 of the published
+  // encoder cost neither memory nor time; stacked mode holds all.
+  torch::nn::ModuleDict decoder_block{nullptr};
   torch::nn::Linear decoder_fc{nullptr};
 
  private:
+  EncoderBlockImpl& block(int64_t i);
   EncoderConfig config_;
   torch::Device device_;
   torch::Dtype dtype_;

@@ -18,8 +18,7 @@ std::string shape_of(const torch::Tensor& t) {
 }
 
 void check_same_shape(const char* what, const torch::Tensor& a, const torch::Tensor& b) {
-  if (a.sizes() != b.sizes())
-    throw Error("", what, "shapes differ: " + shape_of(a) + " vs " + shape_of(b));
+  if (a.sizes() != b.sizes()) throw Error("", what, "shapes differ: " + shape_of(a) + " vs " + shape_of(b));
 }
 
 void check_cells_by_genes(const char* what, const torch::Tensor& t) {
@@ -39,9 +38,11 @@ torch::Tensor masked_labels(const torch::Tensor& ids, const torch::Tensor& mask_
 }
 
 torch::Tensor masked_token_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels) {
-  if (logits.dim() != 3 || labels.dim() != 2 || logits.size(0) != labels.size(0) || logits.size(1) != labels.size(1))
-    throw Error("", "masked-token cross-entropy",
-                "logits " + shape_of(logits) + " do not match labels " + shape_of(labels) + " as (B, L, V) / (B, L)");
+  if (logits.dim() != 3 || labels.dim() != 2 || logits.size(0) != labels.size(0) ||
+      logits.size(1) != labels.size(1))
+    throw Error(
+        "", "masked-token cross-entropy",
+        "logits " + shape_of(logits) + " do not match labels " + shape_of(labels) + " as (B, L, V) / (B, L)");
   if (labels.ne(kIgnoreLabel).sum().item<int64_t>() == 0)
     throw Error("", "masked-token cross-entropy", "no labelled (masked) position in the batch");
   const int64_t v = logits.size(2);
@@ -60,18 +61,21 @@ torch::Tensor zinb_log_prob(const torch::Tensor& x, const torch::Tensor& mu, con
   const torch::Tensor log_theta_mu_eps = torch::log(theta + mu + eps);
   const torch::Tensor pi_theta_log = -pi_logits + theta * (log_theta_eps - log_theta_mu_eps);
   const torch::Tensor case_zero = F::softplus(pi_theta_log) - softplus_pi;
-  const torch::Tensor case_non_zero = -softplus_pi + pi_theta_log + x * (torch::log(mu + eps) - log_theta_mu_eps) +
+  const torch::Tensor case_non_zero = -softplus_pi + pi_theta_log +
+                                      x * (torch::log(mu + eps) - log_theta_mu_eps) +
                                       torch::lgamma(x + theta) - torch::lgamma(theta) - torch::lgamma(x + 1);
   // scvi: x < eps -> zero branch, x > eps -> count branch, x == eps -> 0.
   const torch::Tensor zeros = torch::zeros_like(case_zero);
   return torch::where(x < eps, case_zero, zeros) + torch::where(x > eps, case_non_zero, zeros);
 }
 
-torch::Tensor nb_log_prob(const torch::Tensor& x, const torch::Tensor& mu, const torch::Tensor& theta, double eps) {
+torch::Tensor nb_log_prob(const torch::Tensor& x, const torch::Tensor& mu, const torch::Tensor& theta,
+                          double eps) {
   check_same_shape("nb mu", x, mu);
   const torch::Tensor log_theta_mu_eps = torch::log(theta + mu + eps);
-  return theta * (torch::log(theta + eps) - log_theta_mu_eps) + x * (torch::log(mu + eps) - log_theta_mu_eps) +
-         torch::lgamma(x + theta) - torch::lgamma(theta) - torch::lgamma(x + 1);
+  return theta * (torch::log(theta + eps) - log_theta_mu_eps) +
+         x * (torch::log(mu + eps) - log_theta_mu_eps) + torch::lgamma(x + theta) - torch::lgamma(theta) -
+         torch::lgamma(x + 1);
 }
 
 torch::Tensor count_nll(const torch::Tensor& log_prob) {

@@ -45,7 +45,8 @@ at::Tensor zinb_log_prob(const at::Tensor& x, const at::Tensor& mu, const at::Te
                          const at::Tensor& pi_logits, double eps = kCountEps);
 
 // Element-wise log p(x) of a negative binomial (scvi-tools log_nb_positive).
-at::Tensor nb_log_prob(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& theta, double eps = kCountEps);
+at::Tensor nb_log_prob(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& theta,
+                       double eps = kCountEps);
 
 // −mean over cells of Σ_genes log p: the per-time count loss of the reference
 // (the count stage sums it over the predicted times). log_prob is (B, G).

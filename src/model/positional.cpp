@@ -11,7 +11,8 @@ torch::Tensor sinusoid_table(int64_t rows, int64_t d) {
   // bit where float32 exp/sin agree (a float64 table differs by up to 2e-5).
   auto opts = torch::TensorOptions().dtype(torch::kFloat32);
   auto position = torch::arange(0, rows, opts).unsqueeze(1);
-  auto div = torch::exp(torch::arange(0, d, 2, opts) * static_cast<float>(-std::log(10000.0) / static_cast<double>(d)));
+  auto div = torch::exp(torch::arange(0, d, 2, opts) *
+                        static_cast<float>(-std::log(10000.0) / static_cast<double>(d)));
   auto table = torch::zeros({rows, d}, opts);
   using torch::indexing::Slice;
   table.index_put_({Slice(), Slice(0, torch::indexing::None, 2)}, torch::sin(position * div));
@@ -42,18 +43,20 @@ PositionalEncodingImpl::PositionalEncodingImpl(PositionalMode mode, int64_t time
   }
 }
 
-torch::Tensor PositionalEncodingImpl::add(const torch::Tensor& emb, int64_t time_row) const {
+torch::Tensor PositionalEncodingImpl::add(const torch::Tensor& emb, int64_t time_row) {
   const int64_t len = emb.size(1);
   if (len > max_len_)
-    throw pg::Error("<model>", "sequence", "length " + std::to_string(len) + " exceeds max_seq_length " +
-                                               std::to_string(max_len_));
+    throw pg::Error("<model>", "sequence",
+                    "length " + std::to_string(len) + " exceeds max_seq_length " + std::to_string(max_len_));
   if (time_row < 0 || time_row >= time_rows_)
-    throw pg::Error("<model>", "time", "time-table row " + std::to_string(time_row) + " outside 0.." +
-                                           std::to_string(time_rows_ - 1));
+    throw pg::Error(
+        "<model>", "time",
+        "time-table row " + std::to_string(time_row) + " outside 0.." + std::to_string(time_rows_ - 1));
   using torch::indexing::Slice;
   switch (mode_) {
     case PositionalMode::TimePosSin:
-      return emb + time_pe.index({Slice(), Slice(time_row, time_row + 1)}) + pos_pe.index({Slice(), Slice(0, len)});
+      return emb + time_pe.index({Slice(), Slice(time_row, time_row + 1)}) +
+             pos_pe.index({Slice(), Slice(0, len)});
     case PositionalMode::CombSin: {
       // The offset uses Lmax, not the width of the batch (golden §14).
       const int64_t start = time_row * max_len_;

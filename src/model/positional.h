@@ -20,7 +20,7 @@ class PositionalEncodingImpl : public torch::nn::Module {
 
   // x = embedding + encoding for time-table row `time_row` and positions
   // 0..L-1 (emb is (B, L, d)). comb_sin uses pe[time_row * Lmax + p].
-  torch::Tensor add(const torch::Tensor& emb, int64_t time_row) const;
+  torch::Tensor add(const torch::Tensor& emb, int64_t time_row);
 
   PositionalMode mode() const { return mode_; }
   int64_t max_len() const { return max_len_; }

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli/plugin/model_cli.h"
 #include "model/runtime.h"
 
 namespace {
@@ -26,5 +27,7 @@ extern "C" __attribute__((visibility("default"))) const char* perturbgen_model_r
 
 extern "C" __attribute__((visibility("default"))) void perturbgen_model_register(CLI::App* app) {
   CLI::App* cmd = app->add_subcommand("device", "Show the libtorch runtime: version, CUDA devices, threads");
-  cmd->callback([] { std::cout << runtime_text() << "\n"; });
+  cmd->callback(pg::cli::guarded([] { std::cout << runtime_text() << "\n"; }));
+  pg::cli::add_import_ckpt(*app);
+  pg::cli::add_model_info(*app);
 }

@@ -1,0 +1,218 @@
+// Forward speed and peak memory of the model at the reference's real
+// dimensions, against a Python peer (bench/peer_model.py: the spec's
+// equations in PyTorch, computed the way the reference computes them) in the
+// same run, with random weights of the same shapes:
+//   * encoder: d 768, 8 x 96 heads, 12 blocks, vocabulary 19,000, inputs of
+//     2,048 and 4,096 tokens (ours: `reference` mode, i.e. only the block
+//     whose output the reference keeps, no MLM logits; the peer: all 12
+//     blocks on the embedding and the logits, as the reference runs them);
+//   * decoder teacher-forced pass over 3 target times with context: d 768,
+//     6 blocks, d_ff 32 and 64, vocabulary 2,054, 200 tokens, logits and
+//     cell embeddings (ours shares the context passes and the projected
+//     context keys/values between the times; the peer recomputes them).
+// Each configuration (fp32/bf16, 1/2 threads) runs in a fresh child process
+// of each tool: median seconds per batch over the timed calls after one
+// warm-up, and the child's peak RSS (wait4). Both get OMP_WAIT_POLICY=PASSIVE.
+//
+//   bench_model --python PY [--reps 3] [--parts enc,dec] [--dtypes fp32,bf16] [--threads 1,2]
+//   bench_model --worker enc|dec --tokens L --batch B --threads N --dtype fp32|bf16 [--d-ff 32] [--reps 3]
+// The last line is the headline ratio.
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "bench_child.h"
+#include "model/perturbgen_model.h"
+
+namespace {
+
+using namespace pg::bench;
+using namespace pg::model;
+
+struct Args {
+  std::string python, part, dtype = "fp32", parts = "enc,dec", dtypes = "fp32,bf16", threads_list = "1,2";
+  int64_t tokens = 200, batch = 8, d_ff = 32;
+  int threads = 1, reps = 3;
+  bool worker = false;
+};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string x; std::getline(in, x, ',');)
+    if (!x.empty()) out.push_back(x);
+  return out;
+}
+
+ModelConfig real_config(const Args& a) {
+  ModelConfig c;
+  auto& e = c.encoder;
+  e.vocab_size = 19000;
+  e.embedding_rows = 19003;
+  e.d_model = 768;
+  e.num_heads = 8;
+  e.head_dim = 96;
+  e.num_layers = 12;
+  e.ffn_hidden = 768;
+  e.max_seq_length = 4096;
+  e.n_time_rows = 3;
+  e.mode = EncoderMode::Reference;
+  auto& d = c.decoder;
+  d.vocab_size = 2054;
+  d.d_model = 768;
+  d.num_heads = 8;
+  d.head_dim = a.d_ff;
+  d.num_layers = 6;
+  d.ffn_hidden = 768;
+  d.max_seq_length = a.tokens + 100;
+  d.n_total_tps = 3;
+  d.pred_tps = {1, 2, 3};
+  return c;
+}
+
+// One configuration in this process; prints the peer's JSON format.
+int run_worker(const Args& a) {
+  torch::set_num_threads(a.threads);
+  torch::manual_seed(0);
+  const auto dtype = a.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  auto config = real_config(a);
+  std::function<void()> call;
+  torch::NoGradGuard ng;
+  if (a.part == "enc") {
+    auto enc = std::make_shared<SourceEncoderImpl>(config.encoder, torch::kCPU, dtype);
+    auto src = torch::randint(4, 19000, {a.batch, a.tokens}, torch::kLong);
+    src.index_put_({torch::indexing::Slice(), 0}, 2);
+    src.index_put_({torch::indexing::Slice(), a.tokens - 1}, 3);
+    call = [enc, src] { enc->forward(src); };
+  } else {
+    config.encoder.vocab_size = 40;  // the decoder gets a ready encoding; keep the unused encoder small
+    config.encoder.embedding_rows = 43;
+    config.encoder.num_layers = 1;
+    config.encoder.max_seq_length = a.tokens;
+    auto model = std::make_shared<PerturbGenModelImpl>(config, torch::kCPU, dtype);
+    ModelBatch b;
+    b.src_ids = torch::randint(4, 40, {a.batch, a.tokens}, torch::kLong);
+    for (int64_t t = 1; t <= 3; ++t)
+      b.tgt_ids[t] = torch::randint(4, 2054, {a.batch, a.tokens}, torch::kLong);
+    auto h_src = torch::randn({a.batch, a.tokens, 768}).to(dtype);
+    call = [model, b, h_src] { model->forward_encoded(b, h_src); };
+  }
+  std::vector<double> secs;
+  auto timed = [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    call();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  const double warm = timed();
+  const int reps = warm > 30 ? 1 : a.reps;
+  for (int r = 0; r < reps; ++r) secs.push_back(timed());
+  const double med = median(secs);
+  std::cout << nlohmann::json({{"seconds", secs}, {"median", med}, {"cells_per_s", a.batch / med}}).dump()
+            << "\n";
+  return 0;
+}
+
+struct Measure {
+  double median = 0, cells_per_s = 0, rss_mib = 0;
+  int runs = 0;
+};
+
+Measure measure(const std::vector<std::string>& argv) {
+  const Child c = run_child(argv, fs::temp_directory_path());
+  const auto j = last_json_line(c.out);
+  return {j["median"].get<double>(), j["cells_per_s"].get<double>(), c.rss_mib,
+          static_cast<int>(j["seconds"].size())};
+}
+
+int run_driver(const Args& a, const std::string& self) {
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  const std::string peer = (fs::path(PG_SOURCE_DIR) / "bench" / "peer_model.py").string();
+  std::printf(
+      "| part | tokens | batch | dtype | threads | perturbgen s/batch | cells/s | peak RSS MiB | "
+      "peer s/batch | cells/s | peak RSS MiB | speed-up "
+      "|\n|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::map<std::string, double> headline;
+  for (const auto& part : split(a.parts)) {
+    // (tokens, batch, d_ff) per configuration.
+    std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes =
+        part == "enc" ? std::vector<std::tuple<int64_t, int64_t, int64_t>>{{2048, 4, 32}, {4096, 2, 32}}
+                      : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{200, 8, 32}, {200, 8, 64}};
+    for (const auto& [tokens, batch, d_ff] : shapes)
+      for (const auto& dtype : split(a.dtypes))
+        for (const auto& th : split(a.threads_list)) {
+          setenv("OMP_NUM_THREADS", th.c_str(), 1);
+          std::vector<std::string> common = {"--tokens",  std::to_string(tokens),
+                                             "--batch",   std::to_string(batch),
+                                             "--threads", th,
+                                             "--dtype",   dtype,
+                                             "--d-ff",    std::to_string(d_ff),
+                                             "--reps",    std::to_string(a.reps)};
+          std::vector<std::string> ours = {self, "--worker", part};
+          ours.insert(ours.end(), common.begin(), common.end());
+          std::vector<std::string> theirs = {a.python, peer, part};
+          theirs.insert(theirs.end(), common.begin(), common.end());
+          const Measure o = measure(ours), p = measure(theirs);
+          const double ratio = o.cells_per_s / p.cells_per_s;
+          const std::string label = part == "enc" ? "encoder" : "decoder d_ff " + std::to_string(d_ff);
+          std::printf(
+              "| %s | %lld | %lld | %s | %s | %.3f | %.2f | %.0f | %.3f | %.2f | %.0f | **%.1fx** |\n",
+              label.c_str(), static_cast<long long>(tokens), static_cast<long long>(batch), dtype.c_str(),
+              th.c_str(), o.median, o.cells_per_s, o.rss_mib, p.median, p.cells_per_s, p.rss_mib, ratio);
+          std::fflush(stdout);
+          if (dtype == "fp32" && th == "2") headline[label + " " + std::to_string(tokens)] = ratio;
+        }
+  }
+  std::printf("\nheadline (fp32, 2 threads):");
+  for (const auto& [k, v] : headline) std::printf(" %s %.1fx;", k.c_str(), v);
+  std::printf(" targets: encoder >= 10x, decoder >= 1.5x\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(k + " needs a value");
+      return argv[++i];
+    };
+    if (k == "--worker") {
+      a.worker = true;
+      a.part = next();
+    } else if (k == "--python")
+      a.python = next();
+    else if (k == "--tokens")
+      a.tokens = std::stoll(next());
+    else if (k == "--batch")
+      a.batch = std::stoll(next());
+    else if (k == "--threads")
+      a.threads = std::stoi(next());
+    else if (k == "--dtype")
+      a.dtype = next();
+    else if (k == "--d-ff")
+      a.d_ff = std::stoll(next());
+    else if (k == "--reps")
+      a.reps = std::stoi(next());
+    else if (k == "--parts")
+      a.parts = next();
+    else if (k == "--dtypes")
+      a.dtypes = next();
+    else if (k == "--thread-list")
+      a.threads_list = next();
+    else {
+      std::cerr << "bench_model: unknown argument " << k << "\n";
+      return 2;
+    }
+  }
+  try {
+    if (a.worker) return run_worker(a);
+    if (a.python.empty()) throw std::runtime_error("--python is required");
+    return run_driver(a, fs::canonical("/proc/self/exe").string());
+  } catch (const std::exception& e) {
+    std::cerr << "bench_model: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,186 @@
+"""Python peer of bench_model: the reference's forward computation written as a
+short PyTorch script of the spec's equations (spec §3.2-3.7, golden README §3),
+with random weights of the real shapes. It computes what the reference
+computes, the way the reference computes it:
+
+* encoder (`scmaskgitwrapper.forward`): embedding + time row 1 + positions,
+  then EVERY one of the 12 blocks on that embedding (only the last output is
+  kept), then the 19,000-way MLM logits `decoder_fc` (computed, unused);
+* decoder, teacher forced for every target time t: for each other time c
+  (ascending) a context pass over the context so far, then the main pass and
+  its logits; cross-attention projects the whole context in every pass.
+
+Attention is torch's scaled_dot_product_attention with a boolean key mask, as
+in the pinned reference (torch >= 2.5). Batches are padded to the longest
+sequence (the benchmark's cells are all full length, so padding costs nothing
+here: the comparison is conservative).
+
+Usage: peer_model.py enc|dec --tokens L --batch B --threads N --dtype fp32|bf16
+                     [--d-ff 32] [--reps 3]
+Prints one JSON line: {"seconds": [...], "median": s, "cells_per_s": x}.
+"""
+import argparse
+import json
+import math
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def sinusoid(rows, d):
+    pos = torch.arange(0, rows, dtype=torch.float32).unsqueeze(1)
+    div = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
+    t = torch.zeros(rows, d)
+    t[:, 0::2] = torch.sin(pos * div)
+    t[:, 1::2] = torch.cos(pos * div)
+    return t
+
+
+class Attention(nn.Module):
+    def __init__(self, d, heads, head_dim):
+        super().__init__()
+        inner = heads * head_dim
+        self.h, self.dh = heads, head_dim
+        self.to_q = nn.Linear(d, inner, bias=False)
+        self.to_k = nn.Linear(d, inner, bias=False)
+        self.to_v = nn.Linear(d, inner, bias=False)
+        self.to_out = nn.Linear(inner, d)
+
+    def forward(self, xq, xkv, key_pad):
+        b, lq, _ = xq.shape
+        split = lambda x: x.view(b, x.shape[1], self.h, self.dh).transpose(1, 2)
+        q, k, v = split(self.to_q(xq)), split(self.to_k(xkv)), split(self.to_v(xkv))
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=(~key_pad)[:, None, None, :])
+        return self.to_out(o.transpose(1, 2).reshape(b, lq, self.h * self.dh))
+
+
+class MLP(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(d, d), nn.Linear(d, d)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class EncBlock(nn.Module):
+    def __init__(self, d, heads, head_dim):
+        super().__init__()
+        self.attn, self.mlp = Attention(d, heads, head_dim), MLP(d)
+        self.n1, self.n3 = nn.LayerNorm(d), nn.LayerNorm(d)
+
+    def forward(self, x, pad):
+        x = self.n1(x + self.attn(x, x, pad))
+        return self.n3(x + self.mlp(x))
+
+
+class DecBlock(nn.Module):
+    def __init__(self, d, heads, head_dim):
+        super().__init__()
+        self.self_attn, self.cross_attn = Attention(d, heads, head_dim), Attention(d, heads, head_dim)
+        self.mlp = MLP(d)
+        self.n1, self.n2, self.n3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+
+    def forward(self, x, pad, ctx, ctx_pad):
+        x = self.n1(x + self.self_attn(x, x, pad))
+        x = self.n2(x + self.cross_attn(x, ctx, ctx_pad))
+        return self.n3(x + self.mlp(x))
+
+
+class Encoder(nn.Module):
+    """scmoscf as the reference runs it."""
+
+    def __init__(self, vocab=19000, d=768, heads=8, head_dim=96, layers=12, max_len=4096):
+        super().__init__()
+        self.emb = nn.Embedding(vocab + 3, d, padding_idx=0)
+        self.register_buffer("time_pe", sinusoid(3, d))
+        self.register_buffer("pos_pe", sinusoid(max_len, d))
+        self.blocks = nn.ModuleList(EncBlock(d, heads, head_dim) for _ in range(layers))
+        self.decoder_fc = nn.Linear(d, vocab)
+
+    def forward(self, src):
+        pad = src == 0
+        x0 = self.emb(src) + self.time_pe[1] + self.pos_pe[: src.shape[1]]
+        out = None
+        for blk in self.blocks:  # every block on the embedding; the last one is kept
+            out = blk(x0, pad)
+        logits = self.decoder_fc(out)  # computed by the reference, unused by PerturbGen
+        return out, logits
+
+
+class Decoder(nn.Module):
+    def __init__(self, vocab=2054, d=768, heads=8, head_dim=32, layers=6, max_len=300, n_tps=3):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.register_buffer("time_pe", sinusoid(n_tps + 2, d))
+        self.register_buffer("pos_pe", sinusoid(max_len, d))
+        self.blocks = nn.ModuleList(DecBlock(d, heads, head_dim) for _ in range(layers))
+        self.decoder_fc = nn.Linear(d, vocab)
+
+    def run(self, ids, t, ctx, ctx_pad):
+        pad = ids == 0
+        x = self.emb(ids) + self.time_pe[t + 1] + self.pos_pe[: ids.shape[1]]
+        for blk in self.blocks:
+            x = blk(x, pad, ctx, ctx_pad)
+        return x
+
+    def teacher_forced(self, h_src, src_pad, tgt, times):
+        out = {}
+        for t in times:
+            ctx, ctx_pad = h_src, src_pad
+            for c in sorted(times):
+                if c == t:
+                    continue
+                e = self.run(tgt[c], c, ctx, ctx_pad)
+                ctx, ctx_pad = torch.cat([ctx, e], 1), torch.cat([ctx_pad, tgt[c] == 0], 1)
+            hidden = self.run(tgt[t], t, ctx, ctx_pad)
+            logits = self.decoder_fc(hidden)
+            keep = (tgt[t] > 3).unsqueeze(-1).to(hidden.dtype)
+            out[t] = (logits, (hidden * keep).sum(1) / keep.sum(1))
+        return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("part", choices=["enc", "dec"])
+    ap.add_argument("--tokens", type=int, required=True)
+    ap.add_argument("--batch", type=int, required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--d-ff", type=int, default=32)
+    ap.add_argument("--reps", type=int, default=3)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    dtype = torch.bfloat16 if a.dtype == "bf16" else torch.float32
+    g = torch.Generator().manual_seed(1)
+    if a.part == "enc":
+        model = Encoder().eval().to(dtype)
+        src = torch.randint(4, 19000, (a.batch, a.tokens), generator=g)
+        src[:, 0], src[:, -1] = 2, 3
+        call = lambda: model(src)
+    else:
+        model = Decoder(head_dim=a.d_ff, max_len=a.tokens + 100).eval().to(dtype)
+        h_src = torch.randn(a.batch, a.tokens, 768, generator=g).to(dtype)
+        src_pad = torch.zeros(a.batch, a.tokens, dtype=torch.bool)
+        tgt = {t: torch.randint(4, 2054, (a.batch, a.tokens), generator=g) for t in (1, 2, 3)}
+        call = lambda: model.teacher_forced(h_src, src_pad, tgt, [1, 2, 3])
+    seconds = []
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        call()  # warm-up
+        warm = time.perf_counter() - t0
+        reps = 1 if warm > 30 else a.reps  # a slow configuration is timed once
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            call()
+            seconds.append(time.perf_counter() - t0)
+    med = statistics.median(seconds)
+    print(json.dumps({"seconds": seconds, "median": med, "cells_per_s": a.batch / med}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+// JSON rendering of unpickled values (hyper_parameters and the like).
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+#include "core/error.h"
+#include "io/pickle.h"
+
+namespace pg::io {
+namespace {
+
+using Kind = PickleNode::Kind;
+
+std::string hex(const std::string& b) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : b) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json pickle_to_json(const PickleNode& root, const std::string& file, const std::string& element) {
+  int64_t budget = int64_t{1} << 20;  // shared sub-values could otherwise expand exponentially
+  std::function<nlohmann::json(const PickleNode&)> go = [&](const PickleNode& n) -> nlohmann::json {
+    if (--budget < 0) throw pg::Error(file, element, "too many values to render as JSON");
+    switch (n.kind) {
+      case Kind::None:
+        return nullptr;
+      case Kind::Bool:
+        return n.boolean;
+      case Kind::Int:
+        if (n.big_int) return {{"__bigint_le__", hex(n.text)}};
+        return n.integer;
+      case Kind::Float:
+        if (std::isnan(n.real)) return "nan";
+        if (std::isinf(n.real)) return n.real > 0 ? "inf" : "-inf";
+        return n.real;
+      case Kind::Str:
+        return n.text;
+      case Kind::Bytes:
+        return {{"__bytes__", hex(n.text)}};
+      case Kind::Tuple:
+      case Kind::List:
+      case Kind::Set: {
+        nlohmann::json arr = nlohmann::json::array();
+        for (const auto& it : n.items) arr.push_back(go(*it));
+        return arr;
+      }
+      case Kind::Dict: {
+        nlohmann::json obj = nlohmann::json::object();
+        for (const auto& [k, v] : n.entries) obj[k->is(Kind::Str) ? k->text : go(*k).dump()] = go(*v);
+        return obj;
+      }
+      case Kind::Global:
+        return {{"__opaque__", n.qualified_name()}};
+      case Kind::Persistent: {
+        nlohmann::json arr = nlohmann::json::array();
+        for (const auto& it : n.items) arr.push_back(go(*it));
+        return {{"__persistent__", arr}};
+      }
+      case Kind::Object:
+        break;
+    }
+    if (n.module == "torch._utils" && n.name.rfind("_rebuild_", 0) == 0) {
+      // A tensor: describe it (the values live in the checkpoint's storages).
+      const PickleNode* v2 = &n;
+      while (v2->name != "_rebuild_tensor_v2" && !v2->items.empty() && v2->items[0]->is(Kind::Object))
+        v2 = v2->items[0].get();
+      nlohmann::json shape = nlohmann::json::array();
+      if (v2->items.size() > 2)
+        for (const auto& s : v2->items[2]->items) shape.push_back(s->integer);
+      std::string storage;
+      if (!v2->items.empty() && v2->items[0]->items.size() > 1)
+        storage = v2->items[0]->items[1]->qualified_name();
+      return {{"__tensor__", {{"storage", storage}, {"shape", shape}}}};
+    }
+    // numpy scalar: scalar(dtype(code, ...), raw bytes) -> the number.
+    if (n.name == "scalar" && n.items.size() == 2 && n.items[0]->is(Kind::Object) &&
+        n.items[0]->name == "dtype" && !n.items[0]->items.empty() && n.items[0]->items[0]->is(Kind::Str) &&
+        n.items[1]->is(Kind::Bytes)) {
+      const std::string& code = n.items[0]->items[0]->text;
+      const std::string& raw = n.items[1]->text;
+      auto as = [&](auto zero) -> nlohmann::json {
+        decltype(zero) v{};
+        std::memcpy(&v, raw.data(), sizeof v);
+        return v;
+      };
+      if (code == "f8" && raw.size() == 8) return as(double{});
+      if (code == "f4" && raw.size() == 4) return as(float{});
+      if (code == "i8" && raw.size() == 8) return as(int64_t{});
+      if (code == "i4" && raw.size() == 4) return as(int32_t{});
+      if (code == "u8" && raw.size() == 8) return as(uint64_t{});
+      if (code == "b1" && raw.size() == 1) return raw[0] != 0;
+    }
+    nlohmann::json out = {{"__opaque__", n.qualified_name()}};
+    if (!n.items.empty()) {
+      nlohmann::json args = nlohmann::json::array();
+      for (const auto& it : n.items) args.push_back(go(*it));
+      out["args"] = args;
+    }
+    if (n.state) out["state"] = go(*n.state);
+    if (!n.entries.empty()) {
+      nlohmann::json items = nlohmann::json::object();
+      for (const auto& [k, v] : n.entries) items[k->is(Kind::Str) ? k->text : go(*k).dump()] = go(*v);
+      out["items"] = items;
+    }
+    return out;
+  };
+  return go(root);
+}
+
+}  // namespace pg::io

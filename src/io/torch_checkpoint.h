@@ -1,0 +1,68 @@
+// Reads PyTorch `torch.save` checkpoints (a zip archive holding a pickle and
+// the raw tensor storages), e.g. PyTorch Lightning `.ckpt` files, without
+// libtorch or Python and without executing anything: the pickle goes through
+// the allow-list unpickler of pickle.h and every tensor is rebuilt from its
+// storage bytes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "io/pickle.h"
+
+namespace pg::io {
+
+class ZipReader;
+
+struct CheckpointTensor {
+  std::string dtype;           // safetensors names: F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL
+  std::vector<int64_t> shape;  // empty for a 0-d tensor
+  std::string bytes;           // contiguous C-order little-endian values
+
+  int64_t numel() const;
+};
+
+class TorchCheckpoint {
+ public:
+  // Reads the checkpoint at `path`. Unknown globals are refused unless
+  // `options.opaque_unknown_globals` turns them into opaque values.
+  static TorchCheckpoint read(const std::string& path, const UnpickleOptions& options = {});
+
+  const std::string& path() const { return path_; }
+  // The model weights in stored order: root["state_dict"] for Lightning
+  // checkpoints, or the root itself when it is a plain dict of tensors.
+  // Names are as stored (with the Lightning module prefix). Tensors sharing
+  // one storage are each materialised in full.
+  const std::vector<std::pair<std::string, CheckpointTensor>>& state_dict() const { return state_dict_; }
+  // The tensor called `name` in state_dict(), or nullptr.
+  const CheckpointTensor* find(const std::string& name) const;
+  // The whole unpickled object; tensors appear as Object nodes
+  // (torch._utils._rebuild_tensor_v2 ...) that tensor() turns into values.
+  const PickleValue& root() const { return root_; }
+  // Rebuilds the tensor a _rebuild_tensor_v2 / _rebuild_parameter node
+  // describes (e.g. an optimizer moment found in root()).
+  CheckpointTensor tensor(const PickleNode& node) const;
+  static bool is_tensor(const PickleNode& node);
+  // root()["hyper_parameters"] rendered as JSON (null if absent); see pickle_to_json().
+  const nlohmann::json& hyper_parameters() const { return hyper_parameters_; }
+
+ private:
+  std::string path_;
+  std::string prefix_;  // "<archive_name>/"
+  std::shared_ptr<const ZipReader> zip_;
+  mutable std::map<std::string, std::shared_ptr<const std::string>> storages_;
+  PickleValue root_;
+  std::vector<std::pair<std::string, CheckpointTensor>> state_dict_;
+  nlohmann::json hyper_parameters_;
+};
+
+inline TorchCheckpoint read_torch_checkpoint(const std::string& path, const UnpickleOptions& options = {}) {
+  return TorchCheckpoint::read(path, options);
+}
+
+}  // namespace pg::io

@@ -1,0 +1,96 @@
+#include "model/weights.h"
+
+#include <set>
+#include <sstream>
+
+namespace pg::model {
+namespace {
+
+std::string shape_str(at::IntArrayRef s) {
+  std::ostringstream o;
+  o << "(";
+  for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+  o << ")";
+  return o.str();
+}
+
+bool starts_with(const std::string& s, const std::string& p) {
+  return s.compare(0, p.size(), p) == 0;
+}
+
+}  // namespace
+
+std::set<std::string> copy_parameters(torch::nn::Module& module, const NamedTensors& tensors,
+                                      const std::function<std::string(const std::string&)>& key_of,
+                                      const std::string& file) {
+  std::set<std::string> used;
+  torch::NoGradGuard no_grad;
+  auto copy_into = [&](const std::string& name, torch::Tensor& target) {
+    const std::string key = key_of(name);
+    auto it = tensors.find(key);
+    if (it == tensors.end())
+      throw pg::Error(file, key, "missing (the model expects " + shape_str(target.sizes()) + ")");
+    if (it->second.sizes() != target.sizes())
+      throw pg::Error(
+          file, key,
+          "has shape " + shape_str(it->second.sizes()) + ", the model expects " + shape_str(target.sizes()));
+    const bool src_float = it->second.is_floating_point(), dst_float = target.is_floating_point();
+    if (src_float != dst_float)
+      throw pg::Error(file, key,
+                      std::string("has a ") + (src_float ? "floating" : "integer") +
+                          " dtype where the model expects " + (dst_float ? "floating" : "integer"));
+    if (src_float && !torch::isfinite(it->second).all().item<bool>())
+      throw pg::Error(file, key, "holds NaN or infinite values");
+    target.copy_(it->second);
+    used.insert(key);
+  };
+  for (auto& p : module.named_parameters(/*recurse=*/true)) copy_into(p.key(), p.value());
+  for (auto& b : module.named_buffers(/*recurse=*/true)) copy_into(b.key(), b.value());
+  return used;
+}
+
+void check_all_used(const NamedTensors& tensors, const std::set<std::string>& used, const std::string& prefix,
+                    const std::string& file, const std::vector<std::string>& ignore_prefixes) {
+  std::vector<std::string> unexpected;
+  for (const auto& [key, t] : tensors) {
+    if (!starts_with(key, prefix) || used.count(key)) continue;
+    bool ignored = false;
+    for (const auto& ig : ignore_prefixes) ignored = ignored || starts_with(key, ig);
+    if (!ignored) unexpected.push_back(key);
+  }
+  if (!unexpected.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unexpected.size() && i < 5; ++i) list += (i ? ", " : "") + unexpected[i];
+    if (unexpected.size() > 5) list += ", ...";
+    throw pg::Error(
+        file, prefix + "*",
+        std::to_string(unexpected.size()) + " unexpected tensor(s) the model does not have: " + list);
+  }
+}
+
+void load_parameters(torch::nn::Module& module, const NamedTensors& tensors, const std::string& prefix,
+                     const std::string& file, const std::vector<std::string>& ignore_prefixes) {
+  auto used = copy_parameters(
+      module, tensors, [&](const std::string& name) { return prefix + name; }, file);
+  check_all_used(tensors, used, prefix, file, ignore_prefixes);
+}
+
+void move_to(torch::nn::Module& module, torch::Device device, torch::Dtype dtype) {
+  torch::NoGradGuard no_grad;
+  auto move = [&](torch::Tensor& t) {
+    t.set_data(t.is_floating_point() ? t.to(device, dtype) : t.to(device));
+  };
+  for (auto& p : module.parameters(/*recurse=*/true)) move(p);
+  for (auto& b : module.buffers(/*recurse=*/true)) move(b);
+}
+
+NamedTensors named_tensors(const torch::nn::Module& module, const std::string& prefix) {
+  NamedTensors out;
+  for (const auto& p : module.named_parameters(true))
+    out.emplace(prefix + p.key(), p.value().detach().cpu().clone());
+  for (const auto& b : module.named_buffers(true))
+    out.emplace(prefix + b.key(), b.value().detach().cpu().clone());
+  return out;
+}
+
+}  // namespace pg::model
