@@ -14,7 +14,14 @@
 // of each tool: median seconds per batch over the timed calls after one
 // warm-up, and the child's peak RSS (wait4). Both get OMP_WAIT_POLICY=PASSIVE.
 //
-//   bench_model --python PY [--reps 3] [--parts enc,dec] [--dtypes fp32,bf16] [--threads 1,2]
+// Lengths: `full` gives every cell the full length (no padding anywhere: the
+// most conservative comparison); `variable` spreads 4 batches of cells evenly
+// over [L/4, L] tokens: the peer pads every batch to L as the reference pads
+// to the dataset's longest cell, ours groups cells by length and trims each
+// batch to its own longest (model/batching.h).
+//
+//   bench_model --python PY [--reps 3] [--parts enc,dec] [--dtypes fp32,bf16] [--thread-list 1,2]
+//               [--lengths full,variable]
 //   bench_model --worker enc|dec --tokens L --batch B --threads N --dtype fp32|bf16 [--d-ff 32] [--reps 3]
 // The last line is the headline ratio.
 #include <torch/torch.h>
@@ -23,6 +30,8 @@
 #include <iostream>
 
 #include "bench_child.h"
+#include "core/process.h"
+#include "model/batching.h"
 #include "model/perturbgen_model.h"
 
 namespace {
@@ -31,11 +40,34 @@ using namespace pg::bench;
 using namespace pg::model;
 
 struct Args {
-  std::string python, part, dtype = "fp32", parts = "enc,dec", dtypes = "fp32,bf16", threads_list = "1,2";
+  std::string python, part, dtype = "fp32", parts = "enc,dec", dtypes = "fp32,bf16", threads_list = "1,2",
+                            lengths = "full,variable";
   int64_t tokens = 200, batch = 8, d_ff = 32;
   int threads = 1, reps = 3;
-  bool worker = false;
+  bool worker = false, variable = false;
 };
+
+// Variable lengths, identical in both tools: cell i of N has a sequence of
+// L/4 + (i * 7919 + 104729 * s) mod (3L/4 + 1) tokens for sequence s (the
+// source is s = 0, target t is s = t), i.e. spread evenly over [L/4, L].
+int64_t cell_length(int64_t i, int64_t s, int64_t L) {
+  return L / 4 + (i * 7919 + 104729 * s) % (3 * L / 4 + 1);
+}
+
+// Right-padded ids (N, L) with random tokens in [lo, hi) and the lengths above
+// (all L unless `variable`), <cls> first and <eos> last when `framed`.
+torch::Tensor make_ids(int64_t n, int64_t L, int64_t s, int64_t lo, int64_t hi, bool variable, bool framed) {
+  auto ids = torch::randint(lo, hi, {n, L}, torch::kLong);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t len = variable ? cell_length(i, s, L) : L;
+    ids[i].slice(0, len).fill_(0);
+    if (framed) {
+      ids[i][0] = 2;
+      ids[i][len - 1] = 3;
+    }
+  }
+  return ids;
+}
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
@@ -73,18 +105,23 @@ ModelConfig real_config(const Args& a) {
 
 // One configuration in this process; prints the peer's JSON format.
 int run_worker(const Args& a) {
+  pg::configure_process();  // the CLI's allocator policy: freed large buffers are reused, not unmapped
   torch::set_num_threads(a.threads);
   torch::manual_seed(0);
   const auto dtype = a.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   auto config = real_config(a);
   std::function<void()> call;
   torch::NoGradGuard ng;
+  // Variable lengths: N = 4 batches of cells, grouped by length and
+  // trimmed per batch (length_buckets); full length: one batch.
+  const int64_t n = a.variable ? 4 * a.batch : a.batch;
   if (a.part == "enc") {
     auto enc = std::make_shared<SourceEncoderImpl>(config.encoder, torch::kCPU, dtype);
-    auto src = torch::randint(4, 19000, {a.batch, a.tokens}, torch::kLong);
-    src.index_put_({torch::indexing::Slice(), 0}, 2);
-    src.index_put_({torch::indexing::Slice(), a.tokens - 1}, 3);
-    call = [enc, src] { enc->forward(src); };
+    auto src = make_ids(n, a.tokens, 0, 4, 19000, a.variable, true);
+    const auto buckets = length_buckets(sequence_lengths(src), a.batch);
+    call = [enc, src, buckets] {
+      for (const auto& rows : buckets) enc->forward(trim_padding(src.index_select(0, rows)));
+    };
   } else {
     config.encoder.vocab_size = 40;  // the decoder gets a ready encoding; keep the unused encoder small
     config.encoder.embedding_rows = 43;
@@ -92,11 +129,16 @@ int run_worker(const Args& a) {
     config.encoder.max_seq_length = a.tokens;
     auto model = std::make_shared<PerturbGenModelImpl>(config, torch::kCPU, dtype);
     ModelBatch b;
-    b.src_ids = torch::randint(4, 40, {a.batch, a.tokens}, torch::kLong);
-    for (int64_t t = 1; t <= 3; ++t)
-      b.tgt_ids[t] = torch::randint(4, 2054, {a.batch, a.tokens}, torch::kLong);
-    auto h_src = torch::randn({a.batch, a.tokens, 768}).to(dtype);
-    call = [model, b, h_src] { model->forward_encoded(b, h_src); };
+    b.src_ids = make_ids(n, a.tokens, 0, 4, 40, a.variable, true);
+    for (int64_t t = 1; t <= 3; ++t) b.tgt_ids[t] = make_ids(n, a.tokens, t, 4, 2054, a.variable, false);
+    auto h_src = torch::randn({n, a.tokens, 768}).to(dtype);
+    const auto buckets = length_buckets(batch_lengths(b), a.batch);
+    call = [model, b, h_src, buckets] {
+      for (const auto& rows : buckets) {
+        const ModelBatch sub = select_rows(b, rows);
+        model->forward_encoded(sub, h_src.index_select(0, rows).slice(1, 0, sub.src_ids.size(1)));
+      }
+    };
   }
   std::vector<double> secs;
   auto timed = [&] {
@@ -108,8 +150,7 @@ int run_worker(const Args& a) {
   const int reps = warm > 30 ? 1 : a.reps;
   for (int r = 0; r < reps; ++r) secs.push_back(timed());
   const double med = median(secs);
-  std::cout << nlohmann::json({{"seconds", secs}, {"median", med}, {"cells_per_s", a.batch / med}}).dump()
-            << "\n";
+  std::cout << nlohmann::json({{"seconds", secs}, {"median", med}, {"cells_per_s", n / med}}).dump() << "\n";
   return 0;
 }
 
@@ -138,30 +179,32 @@ int run_driver(const Args& a, const std::string& self) {
     std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes =
         part == "enc" ? std::vector<std::tuple<int64_t, int64_t, int64_t>>{{2048, 4, 32}, {4096, 2, 32}}
                       : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{200, 8, 32}, {200, 8, 64}};
-    for (const auto& [tokens, batch, d_ff] : shapes)
-      for (const auto& dtype : split(a.dtypes))
-        for (const auto& th : split(a.threads_list)) {
-          setenv("OMP_NUM_THREADS", th.c_str(), 1);
-          std::vector<std::string> common = {"--tokens",  std::to_string(tokens),
-                                             "--batch",   std::to_string(batch),
-                                             "--threads", th,
-                                             "--dtype",   dtype,
-                                             "--d-ff",    std::to_string(d_ff),
-                                             "--reps",    std::to_string(a.reps)};
-          std::vector<std::string> ours = {self, "--worker", part};
-          ours.insert(ours.end(), common.begin(), common.end());
-          std::vector<std::string> theirs = {a.python, peer, part};
-          theirs.insert(theirs.end(), common.begin(), common.end());
-          const Measure o = measure(ours), p = measure(theirs);
-          const double ratio = o.cells_per_s / p.cells_per_s;
-          const std::string label = part == "enc" ? "encoder" : "decoder d_ff " + std::to_string(d_ff);
-          std::printf(
-              "| %s | %lld | %lld | %s | %s | %.3f | %.2f | %.0f | %.3f | %.2f | %.0f | **%.1fx** |\n",
-              label.c_str(), static_cast<long long>(tokens), static_cast<long long>(batch), dtype.c_str(),
-              th.c_str(), o.median, o.cells_per_s, o.rss_mib, p.median, p.cells_per_s, p.rss_mib, ratio);
-          std::fflush(stdout);
-          if (dtype == "fp32" && th == "2") headline[label + " " + std::to_string(tokens)] = ratio;
-        }
+    for (const auto& lengths : split(a.lengths))
+      for (const auto& [tokens, batch, d_ff] : shapes)
+        for (const auto& dtype : split(a.dtypes))
+          for (const auto& th : split(a.threads_list)) {
+            setenv("OMP_NUM_THREADS", th.c_str(), 1);
+            std::vector<std::string> common = {"--tokens",  std::to_string(tokens),
+                                               "--batch",   std::to_string(batch),
+                                               "--threads", th,
+                                               "--dtype",   dtype,
+                                               "--d-ff",    std::to_string(d_ff),
+                                               "--reps",    std::to_string(a.reps)};
+            std::vector<std::string> ours = {self, "--worker", part};
+            ours.insert(ours.end(), common.begin(), common.end());
+            std::vector<std::string> theirs = {a.python, peer, part};
+            theirs.insert(theirs.end(), common.begin(), common.end());
+            const Measure o = measure(ours), p = measure(theirs);
+            const double ratio = o.cells_per_s / p.cells_per_s;
+            const std::string label = part == "enc" ? "encoder" : "decoder d_ff " + std::to_string(d_ff);
+            std::printf(
+                "| %s | %lld | %lld | %s | %s | %.3f | %.2f | %.0f | %.3f | %.2f | %.0f | **%.1fx** |\n",
+                label.c_str(), static_cast<long long>(tokens), static_cast<long long>(batch), dtype.c_str(),
+                th.c_str(), o.median, o.cells_per_s, o.rss_mib, p.median, p.cells_per_s, p.rss_mib, ratio);
+            std::fflush(stdout);
+            if (dtype == "fp32" && th == "2")
+              headline[label + " " + std::to_string(tokens) + " " + lengths] = ratio;
+          }
   }
   std::printf("\nheadline (fp32, 2 threads):");
   for (const auto& [k, v] : headline) std::printf(" %s %.1fx;", k.c_str(), v);

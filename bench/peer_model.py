@@ -15,8 +15,12 @@ in the pinned reference (torch >= 2.5). Batches are padded to the longest
 sequence (the benchmark's cells are all full length, so padding costs nothing
 here: the comparison is conservative).
 
+With --variable, 4 batches of cells get lengths spread over [L/4, L] (the same
+formula as bench_model) and, as in the reference, every batch is padded to L,
+the longest cell of the data.
+
 Usage: peer_model.py enc|dec --tokens L --batch B --threads N --dtype fp32|bf16
-                     [--d-ff 32] [--reps 3]
+                     [--d-ff 32] [--reps 3] [--variable]
 Prints one JSON line: {"seconds": [...], "median": s, "cells_per_s": x}.
 """
 import argparse
@@ -143,6 +147,20 @@ class Decoder(nn.Module):
         return out
 
 
+def cell_length(i, s, L):
+    return L // 4 + (i * 7919 + 104729 * s) % (3 * L // 4 + 1)
+
+
+def make_ids(n, L, s, lo, hi, variable, framed, g):
+    ids = torch.randint(lo, hi, (n, L), generator=g)
+    for i in range(n):
+        n_i = cell_length(i, s, L) if variable else L
+        ids[i, n_i:] = 0
+        if framed:
+            ids[i, 0], ids[i, n_i - 1] = 2, 3
+    return ids
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("part", choices=["enc", "dec"])
@@ -152,22 +170,25 @@ def main():
     ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--d-ff", type=int, default=32)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--variable", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     dtype = torch.bfloat16 if a.dtype == "bf16" else torch.float32
     g = torch.Generator().manual_seed(1)
+    n = 4 * a.batch if a.variable else a.batch
+    batches = [slice(i, i + a.batch) for i in range(0, n, a.batch)]  # in data order, padded to L
     if a.part == "enc":
         model = Encoder().eval().to(dtype)
-        src = torch.randint(4, 19000, (a.batch, a.tokens), generator=g)
-        src[:, 0], src[:, -1] = 2, 3
-        call = lambda: model(src)
+        src = make_ids(n, a.tokens, 0, 4, 19000, a.variable, True, g)
+        call = lambda: [model(src[s]) for s in batches]
     else:
         model = Decoder(head_dim=a.d_ff, max_len=a.tokens + 100).eval().to(dtype)
-        h_src = torch.randn(a.batch, a.tokens, 768, generator=g).to(dtype)
-        src_pad = torch.zeros(a.batch, a.tokens, dtype=torch.bool)
-        tgt = {t: torch.randint(4, 2054, (a.batch, a.tokens), generator=g) for t in (1, 2, 3)}
-        call = lambda: model.teacher_forced(h_src, src_pad, tgt, [1, 2, 3])
+        h_src = torch.randn(n, a.tokens, 768, generator=g).to(dtype)
+        src_pad = make_ids(n, a.tokens, 0, 4, 40, a.variable, True, g) == 0
+        tgt = {t: make_ids(n, a.tokens, t, 4, 2054, a.variable, False, g) for t in (1, 2, 3)}
+        call = lambda: [model.teacher_forced(h_src[s], src_pad[s], {t: v[s] for t, v in tgt.items()}, [1, 2, 3])
+                        for s in batches]
     seconds = []
     with torch.no_grad():
         t0 = time.perf_counter()
@@ -179,7 +200,7 @@ def main():
             call()
             seconds.append(time.perf_counter() - t0)
     med = statistics.median(seconds)
-    print(json.dumps({"seconds": seconds, "median": med, "cells_per_s": a.batch / med}))
+    print(json.dumps({"seconds": seconds, "median": med, "cells_per_s": n / med}))
 
 
 if __name__ == "__main__":

@@ -137,21 +137,10 @@ torch::Tensor CountHeadImpl::loss(const CountHeadOutput& out, const torch::Tenso
 
 void CountHeadImpl::load_weights(const std::map<std::string, torch::Tensor>& weights,
                                  const std::string& source) {
-  torch::NoGradGuard no_grad;
-  std::set<std::string> used;
-  for (auto& item : named_parameters(/*recurse=*/true)) {
-    const auto it = weights.find(item.key());
-    if (it == weights.end()) throw Error(source, item.key(), "missing count-head weight");
-    if (it->second.sizes() != item.value().sizes())
-      throw Error(
-          source, item.key(),
-          "shape " + shape_of(it->second) + " does not match the count head's " + shape_of(item.value()));
-    item.value().copy_(it->second);
-    used.insert(item.key());
-  }
-  for (const auto& [name, tensor] : weights)
-    if (!used.count(name))
-      throw Error(source, name, "not a weight of this count head (" + to_string(config_.loss) + ")");
+  // Keys are the module's own names here (no prefix).
+  auto used = copy_parameters(
+      *this, weights, [](const std::string& name) { return name; }, source);
+  check_all_used(weights, used, "", source);
 }
 
 }  // namespace pg::model

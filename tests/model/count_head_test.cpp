@@ -343,7 +343,9 @@ TEST(CountHead, RejectsBadInputsAndWeights) {
             std::string::npos);
   auto wrong = weights;
   wrong["theta"] = torch::zeros({30, 2});
-  EXPECT_NE(pg::test::error_of([&] { head->load_weights(wrong, "w"); }).find("does not match"),
+  EXPECT_NE(pg::test::error_of([&] {
+              head->load_weights(wrong, "w");
+            }).find("w: theta: has shape (30, 2), the model expects (30, 1)"),
             std::string::npos);
 }
 
