@@ -170,9 +170,9 @@ int run_driver(const Args& a, const std::string& self) {
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   const std::string peer = (fs::path(PG_SOURCE_DIR) / "bench" / "peer_model.py").string();
   std::printf(
-      "| part | tokens | batch | dtype | threads | perturbgen s/batch | cells/s | peak RSS MiB | "
-      "peer s/batch | cells/s | peak RSS MiB | speed-up "
-      "|\n|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+      "| part | tokens | lengths | cells (batch) | dtype | threads | perturbgen s | cells/s | peak RSS MiB | "
+      "peer s | cells/s | peak RSS MiB | speed-up |\n"
+      "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   std::map<std::string, double> headline;
   for (const auto& part : split(a.parts)) {
     // (tokens, batch, d_ff) per configuration.
@@ -190,6 +190,7 @@ int run_driver(const Args& a, const std::string& self) {
                                                "--dtype",   dtype,
                                                "--d-ff",    std::to_string(d_ff),
                                                "--reps",    std::to_string(a.reps)};
+            if (lengths == "variable") common.push_back("--variable");
             std::vector<std::string> ours = {self, "--worker", part};
             ours.insert(ours.end(), common.begin(), common.end());
             std::vector<std::string> theirs = {a.python, peer, part};
@@ -197,10 +198,13 @@ int run_driver(const Args& a, const std::string& self) {
             const Measure o = measure(ours), p = measure(theirs);
             const double ratio = o.cells_per_s / p.cells_per_s;
             const std::string label = part == "enc" ? "encoder" : "decoder d_ff " + std::to_string(d_ff);
+            const long long cells = lengths == "variable" ? 4 * batch : batch;
             std::printf(
-                "| %s | %lld | %lld | %s | %s | %.3f | %.2f | %.0f | %.3f | %.2f | %.0f | **%.1fx** |\n",
-                label.c_str(), static_cast<long long>(tokens), static_cast<long long>(batch), dtype.c_str(),
-                th.c_str(), o.median, o.cells_per_s, o.rss_mib, p.median, p.cells_per_s, p.rss_mib, ratio);
+                "| %s | %lld | %s | %lld (%lld) | %s | %s | %.3f | %.2f | %.0f | %.3f | %.2f | %.0f | "
+                "**%.1fx** |\n",
+                label.c_str(), static_cast<long long>(tokens), lengths.c_str(), cells,
+                static_cast<long long>(batch), dtype.c_str(), th.c_str(), o.median, o.cells_per_s, o.rss_mib,
+                p.median, p.cells_per_s, p.rss_mib, ratio);
             std::fflush(stdout);
             if (dtype == "fp32" && th == "2")
               headline[label + " " + std::to_string(tokens) + " " + lengths] = ratio;
@@ -216,41 +220,32 @@ int run_driver(const Args& a, const std::string& self) {
 
 int main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::runtime_error(k + " needs a value");
-      return argv[++i];
-    };
-    if (k == "--worker") {
-      a.worker = true;
-      a.part = next();
-    } else if (k == "--python")
-      a.python = next();
-    else if (k == "--tokens")
-      a.tokens = std::stoll(next());
-    else if (k == "--batch")
-      a.batch = std::stoll(next());
-    else if (k == "--threads")
-      a.threads = std::stoi(next());
-    else if (k == "--dtype")
-      a.dtype = next();
-    else if (k == "--d-ff")
-      a.d_ff = std::stoll(next());
-    else if (k == "--reps")
-      a.reps = std::stoi(next());
-    else if (k == "--parts")
-      a.parts = next();
-    else if (k == "--dtypes")
-      a.dtypes = next();
-    else if (k == "--thread-list")
-      a.threads_list = next();
-    else {
-      std::cerr << "bench_model: unknown argument " << k << "\n";
-      return 2;
-    }
-  }
+  using Set = std::function<void(const std::string&)>;
+  const std::map<std::string, Set> options = {
+      {"--worker", [&](const std::string& v) { a.worker = true, a.part = v; }},
+      {"--python", [&](const std::string& v) { a.python = v; }},
+      {"--tokens", [&](const std::string& v) { a.tokens = std::stoll(v); }},
+      {"--batch", [&](const std::string& v) { a.batch = std::stoll(v); }},
+      {"--threads", [&](const std::string& v) { a.threads = std::stoi(v); }},
+      {"--dtype", [&](const std::string& v) { a.dtype = v; }},
+      {"--d-ff", [&](const std::string& v) { a.d_ff = std::stoll(v); }},
+      {"--reps", [&](const std::string& v) { a.reps = std::stoi(v); }},
+      {"--parts", [&](const std::string& v) { a.parts = v; }},
+      {"--dtypes", [&](const std::string& v) { a.dtypes = v; }},
+      {"--thread-list", [&](const std::string& v) { a.threads_list = v; }},
+      {"--lengths", [&](const std::string& v) { a.lengths = v; }}};
   try {
+    for (int i = 1; i < argc; ++i) {
+      const std::string k = argv[i];
+      if (k == "--variable") {
+        a.variable = true;
+        continue;
+      }
+      auto it = options.find(k);
+      if (it == options.end()) throw std::runtime_error("unknown argument " + k);
+      if (i + 1 >= argc) throw std::runtime_error(k + " needs a value");
+      it->second(argv[++i]);
+    }
     if (a.worker) return run_worker(a);
     if (a.python.empty()) throw std::runtime_error("--python is required");
     return run_driver(a, fs::canonical("/proc/self/exe").string());

@@ -10,7 +10,8 @@ MultiHeadAttentionImpl::MultiHeadAttentionImpl(int64_t d_model, int64_t num_head
   to_q = register_module("to_q", torch::nn::Linear(torch::nn::LinearOptions(d_model, inner).bias(false)));
   to_k = register_module("to_k", torch::nn::Linear(torch::nn::LinearOptions(d_model, inner).bias(false)));
   to_v = register_module("to_v", torch::nn::Linear(torch::nn::LinearOptions(d_model, inner).bias(false)));
-  to_out = register_module("to_out", torch::nn::Sequential(torch::nn::Linear(inner, d_model)));
+  out_ = torch::nn::Linear(inner, d_model);
+  to_out = register_module("to_out", torch::nn::Sequential(out_));
 }
 
 torch::Tensor MultiHeadAttentionImpl::split_heads(const torch::Tensor& x) {
@@ -19,12 +20,12 @@ torch::Tensor MultiHeadAttentionImpl::split_heads(const torch::Tensor& x) {
 }
 
 AttentionKV MultiHeadAttentionImpl::project_kv(const torch::Tensor& xkv) {
-  return {split_heads(to_k->forward(xkv)), split_heads(to_v->forward(xkv))};
+  return {split_heads(linear(to_k, xkv)), split_heads(linear(to_v, xkv))};
 }
 
 torch::Tensor MultiHeadAttentionImpl::attend(const torch::Tensor& xq, const AttentionKV& kv,
                                              const torch::Tensor& key_pad) {
-  auto q = split_heads(to_q->forward(xq));
+  auto q = split_heads(linear(to_q, xq));
   const auto pad = key_pad.to(q.device(), torch::kBool);
   // SDPA (fused flash kernel on CPU and CUDA) with a boolean "may attend"
   // mask, scale 1/sqrt(head_dim), exactly the reference's attention.
@@ -35,7 +36,7 @@ torch::Tensor MultiHeadAttentionImpl::attend(const torch::Tensor& xq, const Atte
   const auto all_pad = pad.all(-1).view({pad.size(0), 1, 1, 1});
   out = out.masked_fill(all_pad, 0.0);
   out = out.transpose(1, 2).reshape({xq.size(0), xq.size(1), heads_ * head_dim_});
-  return to_out->forward(out);
+  return linear(out_, out);
 }
 
 FeedForwardImpl::FeedForwardImpl(int64_t d_model, int64_t hidden) {
@@ -44,7 +45,7 @@ FeedForwardImpl::FeedForwardImpl(int64_t d_model, int64_t hidden) {
 }
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
-  return fc2->forward(torch::gelu(fc1->forward(x)));  // exact erf GELU
+  return linear(fc2, torch::gelu(linear(fc1, x)));  // exact erf GELU
 }
 
 torch::nn::LayerNorm make_layer_norm(int64_t d_model, double eps) {

@@ -8,6 +8,13 @@
 
 namespace pg::model {
 
+// x W^T + b through at::linear, which fuses the bias into one addmm for any
+// contiguous input; the C++ frontend's Linear::forward runs matmul and then
+// adds the bias (a second pass over the output).
+inline torch::Tensor linear(const torch::nn::Linear& layer, const torch::Tensor& x) {
+  return at::linear(x, layer->weight, layer->bias);
+}
+
 // Keys and values already projected and split into heads: (B, h, Lk, dh).
 // Cross-attention over a fixed context can compute these once and reuse them.
 struct AttentionKV {
@@ -30,6 +37,8 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   torch::nn::Sequential to_out{nullptr};  // "to_out.0" as in the reference
 
  private:
+  torch::nn::Linear out_{nullptr};  // to_out[0]
+
   torch::Tensor split_heads(const torch::Tensor& x);
   int64_t heads_, head_dim_;
 };

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "model/attention.h"
 #include "model/losses.h"
 #include "model/weights.h"
 
@@ -90,14 +91,14 @@ CountHeadOutput CountHeadImpl::forward(const torch::Tensor& mean_embedding, cons
                                        const torch::Tensor& observed_library) {
   check_inputs(mean_embedding, condition, observed_library);
   CountHeadOutput out;
-  out.mlp_out = drop2_(fc2_(drop1_(F::gelu(fc1_(mean_embedding)))));
+  out.mlp_out = drop2_(linear(fc2_, drop1_(F::gelu(linear(fc1_, mean_embedding)))));
   out.mlp_out_normalized = F::normalize(out.mlp_out, F::NormalizeFuncOptions().p(2).dim(-1).eps(1e-12));
-  const torch::Tensor logits = mean_out_(out.mlp_out_normalized);
+  const torch::Tensor logits = linear(mean_out_, out.mlp_out_normalized);
   if (config_.loss == CountLoss::mse) {
     out.count_lognorm = torch::relu(logits);
     return out;
   }
-  if (config_.loss == CountLoss::zinb) out.pi_logits = pi_out_(out.mlp_out_normalized);
+  if (config_.loss == CountLoss::zinb) out.pi_logits = linear(pi_out_, out.mlp_out_normalized);
   out.dispersion = dispersion(condition);
   switch (config_.size_factor) {
     case SizeFactorMode::observed:
@@ -108,7 +109,7 @@ CountHeadOutput CountHeadImpl::forward(const torch::Tensor& mean_embedding, cons
       out.rho = torch::softmax(logits, -1);
       // From the raw pooled embedding: its norm, dropped by the unit-norm,
       // can carry the library size.
-      out.log_library = library_out_(mean_embedding).squeeze(-1);
+      out.log_library = linear(library_out_, mean_embedding).squeeze(-1);
       out.mu = out.rho * torch::exp(out.log_library).unsqueeze(1);
       break;
     case SizeFactorMode::none:

@@ -80,7 +80,7 @@ class PerturbGenDecoderImpl : public torch::nn::Module {
   // passes its own pad (golden §15.4). ctx.kv is computed if empty.
   DecoderPassResult pass(const torch::Tensor& ids, int64_t t, DecoderContext& ctx,
                          const std::optional<torch::Tensor>& self_pad = std::nullopt);
-  torch::Tensor logits(const torch::Tensor& hidden) { return decoder_fc->forward(hidden); }
+  torch::Tensor logits(const torch::Tensor& hidden) { return linear(decoder_fc, hidden); }
 
   // Context for target time t (context mode): starts with [H_src, src==0] and
   // appends, for each c in sorted(context_tps or pred_tps) with c != t and an

@@ -46,7 +46,7 @@ class SourceEncoderImpl : public torch::nn::Module {
   // ("<prefix>decoder_block.0.", ...): loaders skip them.
   std::vector<std::string> unused_block_prefixes(const std::string& prefix) const;
   // The MLM head on encoder output (unused by PerturbGen, kept for parity).
-  torch::Tensor mlm_logits(const torch::Tensor& hidden) { return decoder_fc->forward(hidden); }
+  torch::Tensor mlm_logits(const torch::Tensor& hidden) { return linear(decoder_fc, hidden); }
 
   const EncoderConfig& config() const { return config_; }
   torch::Device device() const { return device_; }
