@@ -10,6 +10,7 @@
 #include "model/checkpoint_import.h"
 #include "model/model_dir.h"
 #include "model/perturbgen_model.h"
+#include "store/store_fixture.h"
 #include "test_support.h"
 
 namespace {
@@ -339,6 +340,44 @@ TEST(ModelCli, ImportCkptAndModelInfo) {
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
   EXPECT_FALSE(fs::exists(dir / "evil_out"));
   EXPECT_FALSE(fs::exists(dir / "pwned"));
+}
+
+// --store ties an imported model to a token store: its vocabulary hash,
+// genes and states are recorded, and a store that does not fit is refused.
+TEST(ModelCli, ImportCkptWithATokenStore) {
+  namespace st = pg::store;
+  const auto dir = pg::test::temp_dir();
+  auto make_store = [&](const std::string& name, int64_t vocab, int64_t genes) {
+    auto schema = st::test::make_schema(vocab, genes, 16);
+    st::StoreWriter w(dir / name, schema, st::test::make_genes(genes));
+    st::test::append_cells(w, st::test::random_cells(8, schema, 1), 4);
+    w.finish();
+    return (dir / name).string();
+  };
+  const std::string ckpt = golden_path("tiny_count.ckpt");
+  auto r = pg::test::run_command(pg::test::cli() + " import-ckpt " + ckpt + " " + (dir / "m").string() +
+                                 " --store " + make_store("fits", 43, 30));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto m = read_model_dir(dir / "m");
+  EXPECT_EQ(m.meta.source_vocab_name, "test-vocab");
+  EXPECT_EQ(m.meta.source_vocab_sha256, "sha256:0123abcd");
+  ASSERT_EQ(m.meta.genes.size(), 30u);
+  EXPECT_EQ(m.meta.genes[29], "GENE29");
+  EXPECT_EQ(m.meta.time_points, (std::vector<std::string>{"day0", "day2", "day4"}));
+
+  r = pg::test::run_command(pg::test::cli() + " import-ckpt " + ckpt + " " + (dir / "m2").string() +
+                            " --store " + make_store("big_vocab", 100, 30));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("the store's tokens go up to 99 but the encoder has 43 embedding rows"),
+            std::string::npos)
+      << r.output;
+  r = pg::test::run_command(pg::test::cli() + " import-ckpt " + ckpt + " " + (dir / "m3").string() +
+                            " --store " + make_store("few_genes", 43, 29));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("genes.tsv: 29 genes, but the checkpoint's count head has 30"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir / "m2"));
+  EXPECT_FALSE(fs::exists(dir / "m3"));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "cli/plugin/model_cli.h"
 #include "core/error.h"
 #include "model/checkpoint_import.h"
+#include "store/token_store.h"
 
 namespace pg::cli {
 
@@ -24,7 +25,7 @@ std::function<void()> guarded(std::function<void()> body) {
 namespace {
 
 struct ImportArgs {
-  std::string input, output, genes_file;
+  std::string input, output, genes_file, store;
   int64_t encoder_heads = 8;
   bool overwrite = false;
 };
@@ -42,12 +43,36 @@ std::vector<std::string> read_gene_list(const std::string& path) {
   return genes;
 }
 
+// Ties the model to the token store it will run on: the store's vocabulary
+// (name and hash, checked by later commands), its count-head genes and its
+// states. The tokens must fit the encoder and the count head must have one
+// output per gene, else the checkpoint was trained on other data.
+void apply_store(pg::model::ModelDirContents& c, const std::string& dir) {
+  const auto store = pg::store::TokenStore::open(dir);
+  const auto& s = store.schema();
+  if (s.vocab_size > c.config.encoder.embedding_rows)
+    throw pg::Error(dir, "vocabulary",
+                    "the store's tokens go up to " + std::to_string(s.vocab_size - 1) +
+                        " but the encoder has " + std::to_string(c.config.encoder.embedding_rows) +
+                        " embedding rows");
+  if (c.config.count_head && static_cast<int64_t>(store.genes().size()) != c.config.count_head->n_genes)
+    throw pg::Error(dir, "genes.tsv",
+                    std::to_string(store.genes().size()) + " genes, but the checkpoint's count head has " +
+                        std::to_string(c.config.count_head->n_genes));
+  c.meta.source_vocab_name = s.vocabulary_name;
+  c.meta.source_vocab_sha256 = s.vocabulary_hash;
+  c.meta.genes.clear();
+  for (const auto& g : store.genes()) c.meta.genes.push_back(g.gene_name.empty() ? g.gene_id : g.gene_name);
+  c.meta.time_points = s.states;
+}
+
 void run_import(const ImportArgs& a) {
   pg::model::ImportOptions o;
   o.encoder_heads = a.encoder_heads;
   if (!a.genes_file.empty()) o.genes = read_gene_list(a.genes_file);
   pg::model::ImportReport r;
-  const auto contents = pg::model::import_lightning_checkpoint(a.input, o, &r);
+  auto contents = pg::model::import_lightning_checkpoint(a.input, o, &r);
+  if (!a.store.empty()) apply_store(contents, a.store);
   pg::model::write_model_dir(a.output, contents, a.overwrite);
   const auto& c = contents.config;
   std::cout << "imported " << r.stage << "-stage checkpoint " << a.input << " -> " << a.output << "\n"
@@ -81,6 +106,11 @@ void add_import_ckpt(CLI::App& app) {
   cmd->add_option(
       "--genes", args->genes_file,
       "Count-head genes in order, one per line (first TSV column), e.g. a token store's genes.tsv");
+  cmd->add_option(
+         "--store", args->store,
+         "Token store the model will run on: records its vocabulary hash, genes and states, and checks "
+         "that they fit the checkpoint")
+      ->excludes("--genes");
   cmd->add_option("--encoder-heads", args->encoder_heads,
                   "Attention heads of the source encoder (not stored in checkpoints; the reference uses 8)")
       ->check(CLI::PositiveNumber);
