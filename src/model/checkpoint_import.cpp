@@ -241,6 +241,14 @@ ModelDirContents import_lightning_checkpoint(const std::string& path, const Impo
   const auto ckpt = pg::io::TorchCheckpoint::read(path, uo);
   const nlohmann::json& hp = ckpt.hyper_parameters();
   NamedTensors w = normalise_keys(ckpt, path, r);
+  // The published weights are a standalone source-encoder (scmaskgit)
+  // checkpoint: `transformer.*` of encoder blocks (no norm2, no cross-attention).
+  if (!w.count(std::string(kEncoderPrefix) + "token_embedding.weight") &&
+      w.count("transformer.decoder_block.0.norm1.weight") &&
+      !w.count("transformer.decoder_block.0.norm2.weight"))
+    throw pg::Error(path, "state_dict",
+                    "is a standalone source-encoder (scmaskgit) checkpoint without a PerturbGen decoder; "
+                    "import-ckpt converts masking- and count-stage checkpoints");
 
   ModelConfig config;
   config.encoder = infer_encoder(w, options, path);

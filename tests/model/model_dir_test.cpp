@@ -227,6 +227,27 @@ TEST(ImportCkpt, MaskingCheckpointHasNoCountHead) {
             std::string::npos);
 }
 
+// A standalone encoder checkpoint (the published weights' layout: scmoscf
+// under `transformer.`) is named as such, not reported as a missing key.
+TEST(ImportCkpt, StandaloneEncoderCheckpointIsNamed) {
+  const auto dir = pg::test::temp_dir();
+  const std::string script = (dir / "enc.py").string();
+  std::ofstream(script)
+      << "import sys, torch\n"
+         "c = torch.load(sys.argv[1], weights_only=False)\n"
+         "p = 'transformer.encoder_layers.model.'\n"
+         "sd = {'transformer.' + k[len(p):]: v for k, v in c['state_dict'].items() if k.startswith(p)}\n"
+         "torch.save({'state_dict': sd, 'epoch': 0, 'hyper_parameters': {}}, sys.argv[2])\n";
+  const std::string out = (dir / "encoder.ckpt").string();
+  auto r = pg::test::run_command(pg::test::python() + " " + script + " " + golden_path("tiny_masking.ckpt") +
+                                 " " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(error_of([&] {
+              import_lightning_checkpoint(out);
+            }).find("state_dict: is a standalone source-encoder (scmaskgit) checkpoint"),
+            std::string::npos);
+}
+
 TEST(ModelDir, RoundTripGivesTheSameModelAndRefusesToClobber) {
   const auto dir = pg::test::temp_dir();
   ModelDirContents c = import_lightning_checkpoint(golden_path("tiny_count.ckpt"));
