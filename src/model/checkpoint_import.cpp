@@ -11,23 +11,9 @@
 namespace pg::model {
 namespace {
 
-bool starts_with(const std::string& s, const std::string& p) {
-  return s.compare(0, p.size(), p) == 0;
-}
-
+// Weights are float32 in a model directory (half-precision checkpoints are widened).
 torch::Tensor to_torch(const pg::io::CheckpointTensor& t, const std::string& file, const std::string& key) {
-  static const std::map<std::string, torch::Dtype> dtypes = {
-      {"F32", torch::kFloat32},   {"F64", torch::kFloat64}, {"F16", torch::kFloat16},
-      {"BF16", torch::kBFloat16}, {"I64", torch::kInt64},   {"I32", torch::kInt32},
-      {"I16", torch::kInt16},     {"I8", torch::kInt8},     {"U8", torch::kUInt8},
-      {"BOOL", torch::kBool}};
-  auto it = dtypes.find(t.dtype);
-  if (it == dtypes.end()) throw pg::Error(file, key, "unsupported tensor dtype " + t.dtype);
-  auto out = torch::empty(t.shape, torch::TensorOptions().dtype(it->second));
-  if (static_cast<size_t>(out.nbytes()) != t.bytes.size())
-    throw pg::Error(file, key, "stored bytes do not match the shape");
-  if (!t.bytes.empty()) std::memcpy(out.data_ptr(), t.bytes.data(), t.bytes.size());
-  // Weights are float32 in a model directory (half-precision checkpoints are widened).
+  auto out = tensor_from_bytes(t.dtype, t.shape, t.bytes, file, key);
   return out.is_floating_point() ? out.to(torch::kFloat32) : out;
 }
 
@@ -83,7 +69,7 @@ NamedTensors normalise_keys(const pg::io::TorchCheckpoint& ckpt, const std::stri
   for (const auto& [name, t] : ckpt.state_dict()) raw.emplace(strip_compile(name), to_torch(t, file, name));
   r.tensors_read = static_cast<int64_t>(raw.size());
   bool count_stage = false;
-  for (const auto& [k, t] : raw) count_stage = count_stage || starts_with(k, "pretrained_model.");
+  for (const auto& [k, t] : raw) count_stage = count_stage || k.starts_with("pretrained_model.");
   r.stage = count_stage ? "count" : "masking";
   NamedTensors out;
   for (const auto& [k, t] : raw) {
@@ -91,13 +77,13 @@ NamedTensors normalise_keys(const pg::io::TorchCheckpoint& ckpt, const std::stri
       out.emplace(k, t);
       continue;
     }
-    if (starts_with(k, "decoder.pretrained_model.")) {
+    if (k.starts_with("decoder.pretrained_model.")) {
       const std::string twin = k.substr(8);
       auto it = raw.find(twin);
       if (it == raw.end() || !torch::equal(it->second, t))
         throw pg::Error(file, k, "differs from (or lacks) its twin " + twin);
       ++r.duplicates_dropped;
-    } else if (starts_with(k, "pretrained_model.")) {
+    } else if (k.starts_with("pretrained_model.")) {
       out.emplace("transformer." + k.substr(17), t);
     } else {
       out.emplace(k, t);

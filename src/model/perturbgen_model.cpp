@@ -5,10 +5,6 @@
 namespace pg::model {
 namespace {
 
-bool starts_with(const std::string& s, const std::string& p) {
-  return s.compare(0, p.size(), p) == 0;
-}
-
 // The count head's module names are the reference keys after
 // `decoder.count_decoder.`, except the dispersion, a trainer key.
 std::string count_head_key(const std::string& name) {
@@ -106,7 +102,7 @@ void PerturbGenModelImpl::load_reference_weights(const NamedTensors& tensors, co
     used.insert(head_used.begin(), head_used.end());
   } else {
     for (const auto& [key, t] : tensors)
-      if (key == kThetaKey || starts_with(key, kCountHeadPrefix))
+      if (key == kThetaKey || key.starts_with(kCountHeadPrefix))
         throw pg::Error(file, key, "is a count-head weight, but the model config has no count head");
   }
   auto ignored = encoder->unused_block_prefixes(kEncoderPrefix);

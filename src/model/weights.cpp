@@ -14,10 +14,6 @@ std::string shape_str(at::IntArrayRef s) {
   return o.str();
 }
 
-bool starts_with(const std::string& s, const std::string& p) {
-  return s.compare(0, p.size(), p) == 0;
-}
-
 }  // namespace
 
 std::set<std::string> copy_parameters(torch::nn::Module& module, const NamedTensors& tensors,
@@ -53,9 +49,9 @@ void check_all_used(const NamedTensors& tensors, const std::set<std::string>& us
                     const std::string& file, const std::vector<std::string>& ignore_prefixes) {
   std::vector<std::string> unexpected;
   for (const auto& [key, t] : tensors) {
-    if (!starts_with(key, prefix) || used.count(key)) continue;
+    if (!key.starts_with(prefix) || used.count(key)) continue;
     bool ignored = false;
-    for (const auto& ig : ignore_prefixes) ignored = ignored || starts_with(key, ig);
+    for (const auto& ig : ignore_prefixes) ignored = ignored || key.starts_with(ig);
     if (!ignored) unexpected.push_back(key);
   }
   if (!unexpected.empty()) {
@@ -73,6 +69,22 @@ void load_parameters(torch::nn::Module& module, const NamedTensors& tensors, con
   auto used = copy_parameters(
       module, tensors, [&](const std::string& name) { return prefix + name; }, file);
   check_all_used(tensors, used, prefix, file, ignore_prefixes);
+}
+
+torch::Tensor tensor_from_bytes(const std::string& dtype, const std::vector<int64_t>& shape,
+                                std::string_view bytes, const std::string& file, const std::string& name) {
+  static const std::map<std::string, torch::Dtype> dtypes = {
+      {"F32", torch::kFloat32},   {"F64", torch::kFloat64}, {"F16", torch::kFloat16},
+      {"BF16", torch::kBFloat16}, {"I64", torch::kInt64},   {"I32", torch::kInt32},
+      {"I16", torch::kInt16},     {"I8", torch::kInt8},     {"U8", torch::kUInt8},
+      {"BOOL", torch::kBool}};
+  auto it = dtypes.find(dtype);
+  if (it == dtypes.end()) throw pg::Error(file, name, "unsupported dtype " + dtype);
+  auto t = torch::empty(shape, torch::TensorOptions().dtype(it->second));
+  if (static_cast<size_t>(t.nbytes()) != bytes.size())
+    throw pg::Error(file, name, "byte size does not match its shape");
+  if (!bytes.empty()) std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+  return t;
 }
 
 void move_to(torch::nn::Module& module, torch::Device device, torch::Dtype dtype) {

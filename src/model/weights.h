@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -47,28 +48,17 @@ void move_to(torch::nn::Module& module, torch::Device device, torch::Dtype dtype
 // the inverse of load_parameters (for writing checkpoints).
 NamedTensors named_tensors(const torch::nn::Module& module, const std::string& prefix);
 
-// A torch tensor holding a copy of one safetensors entry (F32, F64, I64, I32, BOOL).
-// Inline so that pg_model itself does not depend on pg_io.
+// A tensor holding a copy of raw little-endian C-order bytes of `shape` in a
+// safetensors dtype name (F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL);
+// an unknown dtype or a size that does not match is a pg::Error naming
+// `file` and `name`.
+torch::Tensor tensor_from_bytes(const std::string& dtype, const std::vector<int64_t>& shape,
+                                std::string_view bytes, const std::string& file, const std::string& name);
+
+// One safetensors entry as a torch tensor.
 inline torch::Tensor to_torch(const pg::io::SafeTensors& st, const std::string& name) {
   const auto& v = st.at(name);
-  torch::Dtype dt;
-  if (v.dtype == "F32")
-    dt = torch::kFloat32;
-  else if (v.dtype == "F64")
-    dt = torch::kFloat64;
-  else if (v.dtype == "I64")
-    dt = torch::kInt64;
-  else if (v.dtype == "I32")
-    dt = torch::kInt32;
-  else if (v.dtype == "BOOL")
-    dt = torch::kBool;
-  else
-    throw pg::Error(st.path(), name, "unsupported dtype " + v.dtype);
-  auto t = torch::empty(v.shape, torch::TensorOptions().dtype(dt));
-  if (static_cast<size_t>(t.nbytes()) != v.bytes.size())
-    throw pg::Error(st.path(), name, "byte size does not match its shape");
-  if (!v.bytes.empty()) std::memcpy(t.data_ptr(), v.bytes.data(), v.bytes.size());
-  return t;
+  return tensor_from_bytes(v.dtype, v.shape, v.bytes, st.path(), name);
 }
 
 // Every entry of a safetensors file as torch tensors.
