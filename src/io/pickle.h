@@ -72,12 +72,14 @@ PickleValue unpickle(std::string_view data, const std::string& file, const std::
 
 // Best-effort JSON rendering of a value: tuples and sets become arrays, dicts
 // with non-string keys use the key's JSON text, numpy scalars become numbers,
-// NaN/inf become "nan"/"inf"/"-inf", bytes {"__bytes__": hex}, ints beyond
+// NaN/inf become "nan"/"inf"/"-inf", bytes {"__bytes__": hex} (over 4 KiB:
+// {"__bytes_omitted__": length}), ints beyond
 // int64 {"__bigint_le__": hex of the two's complement}, tensors
 // {"__tensor__": {"storage", "shape"}}, any other global
 // {"__opaque__": "module.name", "args": [...], "state": ..., "items": {...}}.
 // A shared sub-value is rendered at each place it occurs, up to 2^20 values
-// in all (then a pg::Error naming `file` and `element`).
+// in all; past that, containers end with "__truncated__" (real checkpoints
+// pickle whole datasets into their hyper-parameters; reading must not fail).
 nlohmann::json pickle_to_json(const PickleNode& node, const std::string& file, const std::string& element);
 
 }  // namespace pg::io

@@ -23,10 +23,17 @@ std::string hex(const std::string& b) {
 
 }  // namespace
 
+constexpr const char* kTruncated = "__truncated__";
+constexpr size_t kMaxBytesShown = 4096;
+
 nlohmann::json pickle_to_json(const PickleNode& root, const std::string& file, const std::string& element) {
-  int64_t budget = int64_t{1} << 20;  // shared sub-values could otherwise expand exponentially
+  // Shared sub-values could otherwise expand exponentially, and real
+  // checkpoints pickle whole datasets into their hyper-parameters: past the
+  // budget, containers end with "__truncated__" instead of failing the read.
+  (void)file, (void)element;
+  int64_t budget = int64_t{1} << 20;
   std::function<nlohmann::json(const PickleNode&)> go = [&](const PickleNode& n) -> nlohmann::json {
-    if (--budget < 0) throw pg::Error(file, element, "too many values to render as JSON");
+    if (--budget < 0) return kTruncated;
     switch (n.kind) {
       case Kind::None:
         return nullptr;
@@ -42,17 +49,30 @@ nlohmann::json pickle_to_json(const PickleNode& root, const std::string& file, c
       case Kind::Str:
         return n.text;
       case Kind::Bytes:
+        if (n.text.size() > kMaxBytesShown) return {{"__bytes_omitted__", n.text.size()}};
         return {{"__bytes__", hex(n.text)}};
       case Kind::Tuple:
       case Kind::List:
       case Kind::Set: {
         nlohmann::json arr = nlohmann::json::array();
-        for (const auto& it : n.items) arr.push_back(go(*it));
+        for (const auto& it : n.items) {
+          if (budget <= 0) {
+            arr.push_back(kTruncated);
+            break;
+          }
+          arr.push_back(go(*it));
+        }
         return arr;
       }
       case Kind::Dict: {
         nlohmann::json obj = nlohmann::json::object();
-        for (const auto& [k, v] : n.entries) obj[k->is(Kind::Str) ? k->text : go(*k).dump()] = go(*v);
+        for (const auto& [k, v] : n.entries) {
+          if (budget <= 0) {
+            obj[kTruncated] = true;
+            break;
+          }
+          obj[k->is(Kind::Str) ? k->text : go(*k).dump()] = go(*v);
+        }
         return obj;
       }
       case Kind::Global:
@@ -99,13 +119,25 @@ nlohmann::json pickle_to_json(const PickleNode& root, const std::string& file, c
     nlohmann::json out = {{"__opaque__", n.qualified_name()}};
     if (!n.items.empty()) {
       nlohmann::json args = nlohmann::json::array();
-      for (const auto& it : n.items) args.push_back(go(*it));
+      for (const auto& it : n.items) {
+        if (budget <= 0) {
+          args.push_back(kTruncated);
+          break;
+        }
+        args.push_back(go(*it));
+      }
       out["args"] = args;
     }
     if (n.state) out["state"] = go(*n.state);
     if (!n.entries.empty()) {
       nlohmann::json items = nlohmann::json::object();
-      for (const auto& [k, v] : n.entries) items[k->is(Kind::Str) ? k->text : go(*k).dump()] = go(*v);
+      for (const auto& [k, v] : n.entries) {
+        if (budget <= 0) {
+          items[kTruncated] = true;
+          break;
+        }
+        items[k->is(Kind::Str) ? k->text : go(*k).dump()] = go(*v);
+      }
       out["items"] = items;
     }
     return out;

@@ -50,6 +50,27 @@ with open(f"{out}/big.pkl", "wb") as f: pickle.dump(big, f, protocol=2)
 with open(f"{out}/expected.json", "w") as f: json.dump(render(value), f)
 )PY";
 
+// Real count checkpoints pickle whole AnnData objects into hyper_parameters:
+// rendering them is bounded and never fails the read.
+TEST(Pickle, HugeValuesAreTruncatedNotFatal) {
+  const auto dir = pg::test::temp_dir();
+  std::ofstream(dir / "gen.py")
+      << "import pickle, sys\n"
+         "v = {'blob': bytes(10000), 'small': b'ab', 'many': list(range(1100000)), 'after': 1}\n"
+         "open(sys.argv[1], 'wb').write(pickle.dumps(v, protocol=4))\n";
+  const auto pkl = (dir / "big.pkl").string();
+  const auto r = pg::test::run_command(pg::test::python() + " " + (dir / "gen.py").string() + " " + pkl);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string bytes = pg::test::read_text(pkl);
+  const auto j = pg::io::pickle_to_json(*unpickle(bytes, "big.pkl", "data.pkl"), "big.pkl", "data.pkl");
+  EXPECT_EQ(j["blob"], nlohmann::json::parse(R"({"__bytes_omitted__": 10000})"));
+  EXPECT_EQ(j["small"], nlohmann::json::parse(R"({"__bytes__": "6162"})"));
+  ASSERT_TRUE(j["many"].is_array());
+  EXPECT_LT(j["many"].size(), 1100000u);
+  EXPECT_EQ(j["many"].back(), "__truncated__");
+  EXPECT_EQ(j["many"][1000], 1000);
+}
+
 TEST(Pickle, EveryProtocolMatchesPython) {
   const auto dir = pg::test::temp_dir();
   std::ofstream(dir / "gen.py") << kScript;
