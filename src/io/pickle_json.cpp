@@ -32,7 +32,31 @@ nlohmann::json pickle_to_json(const PickleNode& root, const std::string& file, c
   // budget, containers end with "__truncated__" instead of failing the read.
   (void)file, (void)element;
   int64_t budget = int64_t{1} << 20;
-  std::function<nlohmann::json(const PickleNode&)> go = [&](const PickleNode& n) -> nlohmann::json {
+  std::function<nlohmann::json(const PickleNode&)> go;
+  // Elements / entries rendered while the budget lasts, then one marker.
+  auto array_of = [&](const std::vector<PickleValue>& items) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& it : items) {
+      if (budget <= 0) {
+        arr.push_back(kTruncated);
+        break;
+      }
+      arr.push_back(go(*it));
+    }
+    return arr;
+  };
+  auto object_of = [&](const std::vector<std::pair<PickleValue, PickleValue>>& entries) {
+    nlohmann::json obj = nlohmann::json::object();
+    for (const auto& [k, v] : entries) {
+      if (budget <= 0) {
+        obj[kTruncated] = true;
+        break;
+      }
+      obj[k->is(Kind::Str) ? k->text : go(*k).dump()] = go(*v);
+    }
+    return obj;
+  };
+  go = [&](const PickleNode& n) -> nlohmann::json {
     if (--budget < 0) return kTruncated;
     switch (n.kind) {
       case Kind::None:
@@ -53,35 +77,14 @@ nlohmann::json pickle_to_json(const PickleNode& root, const std::string& file, c
         return {{"__bytes__", hex(n.text)}};
       case Kind::Tuple:
       case Kind::List:
-      case Kind::Set: {
-        nlohmann::json arr = nlohmann::json::array();
-        for (const auto& it : n.items) {
-          if (budget <= 0) {
-            arr.push_back(kTruncated);
-            break;
-          }
-          arr.push_back(go(*it));
-        }
-        return arr;
-      }
-      case Kind::Dict: {
-        nlohmann::json obj = nlohmann::json::object();
-        for (const auto& [k, v] : n.entries) {
-          if (budget <= 0) {
-            obj[kTruncated] = true;
-            break;
-          }
-          obj[k->is(Kind::Str) ? k->text : go(*k).dump()] = go(*v);
-        }
-        return obj;
-      }
+      case Kind::Set:
+        return array_of(n.items);
+      case Kind::Dict:
+        return object_of(n.entries);
       case Kind::Global:
         return {{"__opaque__", n.qualified_name()}};
-      case Kind::Persistent: {
-        nlohmann::json arr = nlohmann::json::array();
-        for (const auto& it : n.items) arr.push_back(go(*it));
-        return {{"__persistent__", arr}};
-      }
+      case Kind::Persistent:
+        return {{"__persistent__", array_of(n.items)}};
       case Kind::Object:
         break;
     }
@@ -117,29 +120,9 @@ nlohmann::json pickle_to_json(const PickleNode& root, const std::string& file, c
       if (code == "b1" && raw.size() == 1) return raw[0] != 0;
     }
     nlohmann::json out = {{"__opaque__", n.qualified_name()}};
-    if (!n.items.empty()) {
-      nlohmann::json args = nlohmann::json::array();
-      for (const auto& it : n.items) {
-        if (budget <= 0) {
-          args.push_back(kTruncated);
-          break;
-        }
-        args.push_back(go(*it));
-      }
-      out["args"] = args;
-    }
+    if (!n.items.empty()) out["args"] = array_of(n.items);
     if (n.state) out["state"] = go(*n.state);
-    if (!n.entries.empty()) {
-      nlohmann::json items = nlohmann::json::object();
-      for (const auto& [k, v] : n.entries) {
-        if (budget <= 0) {
-          items[kTruncated] = true;
-          break;
-        }
-        items[k->is(Kind::Str) ? k->text : go(*k).dump()] = go(*v);
-      }
-      out["items"] = items;
-    }
+    if (!n.entries.empty()) out["items"] = object_of(n.entries);
     return out;
   };
   return go(root);
