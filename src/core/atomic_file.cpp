@@ -1,5 +1,9 @@
 #include "core/atomic_file.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <random>
 #include <system_error>
 #include <vector>
@@ -58,6 +62,24 @@ void write_atomically(const fs::path& target, const std::function<void(const fs:
     fs::remove_all(tmp, ec);
     throw;
   }
+}
+
+namespace {
+void sync_one(const fs::path& p) {
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(p.string(), "", std::string("cannot be opened to sync: ") + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw Error(p.string(), "", std::string("fsync failed: ") + std::strerror(err));
+}
+}  // namespace
+
+void sync_to_disk(const fs::path& path) {
+  if (fs::is_directory(path))
+    for (const auto& e : fs::directory_iterator(path))
+      if (e.is_regular_file()) sync_one(e.path());
+  sync_one(path);
 }
 
 }  // namespace pg

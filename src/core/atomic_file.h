@@ -19,4 +19,9 @@ void write_atomically(const std::filesystem::path& target,
                       const std::function<void(const std::filesystem::path& tmp)>& write,
                       const std::vector<std::filesystem::path>& protected_inputs = {});
 
+// Flushes `path` (a file, or a directory and every regular file directly in
+// it) to stable storage with fsync, so a rename that follows cannot expose an
+// empty or partial file after a power loss. Errors are pg::Error naming the path.
+void sync_to_disk(const std::filesystem::path& path);
+
 }  // namespace pg

@@ -102,11 +102,10 @@ std::string to_string(SizeFactorMode mode) {
   return "?";
 }
 
-ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& file) {
-  ModelConfig c;
+EncoderConfig encoder_config_from_json(const nlohmann::json& j, const std::string& file) {
+  EncoderConfig ec;
   const auto& e = section(j, "encoder_scmoscf", file);
   const char* es = "encoder_scmoscf";
-  auto& ec = c.encoder;
   ec.vocab_size = get<int64_t>(e, es, "tgt_vocab_size", file, 0, true);
   ec.embedding_rows = get<int64_t>(e, es, "embedding_rows", file, ec.vocab_size + 3, false);
   ec.d_model = get<int64_t>(e, es, "d_model", file, 0, true);
@@ -131,6 +130,13 @@ ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& f
     throw pg::Error(
         file, std::string(es) + ".time_row",
         "must be in [0, " + std::to_string(ec.n_time_rows) + "), got " + std::to_string(ec.time_row));
+
+  return ec;
+}
+
+ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& file) {
+  ModelConfig c;
+  c.encoder = encoder_config_from_json(j, file);
 
   const auto& d = section(j, "decoder_perturbgen", file);
   const char* ds = "decoder_perturbgen";
@@ -195,23 +201,26 @@ ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& f
   return c;
 }
 
+nlohmann::json encoder_config_to_json(const EncoderConfig& e) {
+  return {{"tgt_vocab_size", e.vocab_size},
+          {"embedding_rows", e.embedding_rows},
+          {"d_model", e.d_model},
+          {"num_heads", e.num_heads},
+          {"d_ff", e.head_dim},
+          {"num_layers", e.num_layers},
+          {"ffn_hidden", e.ffn_hidden},
+          {"max_seq_length", e.max_seq_length},
+          {"n_total_tps", e.n_time_rows},
+          {"time_row", e.time_row},
+          {"layernorm_eps", e.layernorm_eps},
+          {"encoder_mode", to_string(e.mode)},
+          {"pos_encoding_mode", "time_pos_sin"}};
+}
+
 nlohmann::json model_config_to_json(const ModelConfig& c) {
-  const auto& e = c.encoder;
   const auto& d = c.decoder;
   nlohmann::json j;
-  j["encoder_scmoscf"] = {{"tgt_vocab_size", e.vocab_size},
-                          {"embedding_rows", e.embedding_rows},
-                          {"d_model", e.d_model},
-                          {"num_heads", e.num_heads},
-                          {"d_ff", e.head_dim},
-                          {"num_layers", e.num_layers},
-                          {"ffn_hidden", e.ffn_hidden},
-                          {"max_seq_length", e.max_seq_length},
-                          {"n_total_tps", e.n_time_rows},
-                          {"time_row", e.time_row},
-                          {"layernorm_eps", e.layernorm_eps},
-                          {"encoder_mode", to_string(e.mode)},
-                          {"pos_encoding_mode", "time_pos_sin"}};
+  j["encoder_scmoscf"] = encoder_config_to_json(c.encoder);
   j["decoder_perturbgen"] = {
       {"tgt_vocab_size", d.vocab_size},
       {"d_model", d.d_model},

@@ -90,6 +90,10 @@ struct ModelConfig {
 // the missing or invalid key.
 ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& file = "<config>");
 nlohmann::json model_config_to_json(const ModelConfig& c);
+// The "encoder_scmoscf" section alone (encoder directories of `perturbgen pretrain`):
+// reads j["encoder_scmoscf"]; writes the section's content.
+EncoderConfig encoder_config_from_json(const nlohmann::json& j, const std::string& file = "<config>");
+nlohmann::json encoder_config_to_json(const EncoderConfig& e);
 
 std::string to_string(PositionalMode m);
 PositionalMode positional_mode_from_string(const std::string& s, const std::string& file = "<config>");

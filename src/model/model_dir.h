@@ -40,6 +40,10 @@ struct ModelMeta {
   std::vector<std::string> time_points;  // state labels, source first (time 0), then t = 1..T
   std::map<std::string, std::map<std::string, int64_t>> condition_tokens;  // column -> value -> token id
   nlohmann::json provenance = nlohmann::json::object();                    // where the weights came from
+  // Count head: the obs columns whose combined value picks the dispersion
+  // column, and the combined values in column order ("a|b" for two keys).
+  std::vector<std::string> dispersion_keys;
+  std::vector<std::string> dispersion_groups;
 };
 
 nlohmann::json model_meta_to_json(const ModelMeta& m);
@@ -64,6 +68,22 @@ struct LoadedModel {
   ModelDirContents contents;
   PerturbGenModel model{nullptr};
 };
+// An encoder directory (`perturbgen pretrain` output): the same two files,
+// config.json with "stage": "encoder" and only the "encoder_scmoscf" section,
+// weights under transformer.encoder_layers.model. (MLM head included).
+struct EncoderDirContents {
+  EncoderConfig config;
+  ModelMeta meta;
+  NamedTensors weights;  // by reference key, CPU
+};
+void write_encoder_dir(const std::filesystem::path& dir, const EncoderDirContents& contents, bool overwrite);
+// Reads an encoder directory, or the encoder part of a full model directory.
+EncoderDirContents read_encoder_dir(const std::filesystem::path& dir);
+// Only the network config of a model directory (no weights read).
+ModelConfig read_model_config(const std::filesystem::path& dir);
+// Only the encoder's config of either kind of directory (no weights read).
+EncoderConfig read_encoder_config(const std::filesystem::path& dir);
+
 LoadedModel load_model(const std::filesystem::path& dir, torch::Device device = torch::kCPU,
                        torch::Dtype dtype = torch::kFloat32);
 

@@ -105,4 +105,43 @@ NamedTensors named_tensors(const torch::nn::Module& module, const std::string& p
   return out;
 }
 
+namespace {
+
+std::string safetensors_dtype(const torch::Tensor& t, const std::string& name, const std::string& file) {
+  switch (t.scalar_type()) {
+    case torch::kFloat32:
+      return "F32";
+    case torch::kFloat64:
+      return "F64";
+    case torch::kFloat16:
+      return "F16";
+    case torch::kBFloat16:
+      return "BF16";
+    case torch::kInt64:
+      return "I64";
+    case torch::kInt32:
+      return "I32";
+    case torch::kBool:
+      return "BOOL";
+    default:
+      throw pg::Error(file, name, std::string("unsupported dtype ") + c10::toString(t.scalar_type()));
+  }
+}
+
+}  // namespace
+
+void save_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  // Contiguous CPU copies whose bytes the safetensors writer reads.
+  std::vector<torch::Tensor> keep;
+  std::vector<pg::io::TensorData> views;
+  for (const auto& [name, t] : tensors) {
+    auto c_t = t.detach().to(torch::kCPU).contiguous();
+    keep.push_back(c_t);
+    views.push_back({name, safetensors_dtype(c_t, name, path.string()), c_t.sizes().vec(),
+                     std::string_view(static_cast<const char*>(c_t.data_ptr()), c_t.nbytes())});
+  }
+  pg::io::write_safetensors(path.string(), views, metadata);
+}
+
 }  // namespace pg::model

@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <set>
@@ -54,6 +55,11 @@ NamedTensors named_tensors(const torch::nn::Module& module, const std::string& p
 // `file` and `name`.
 torch::Tensor tensor_from_bytes(const std::string& dtype, const std::vector<int64_t>& shape,
                                 std::string_view bytes, const std::string& file, const std::string& name);
+
+// Writes `tensors` (any device; float32/64, f16, bf16, int64/32, bool) to a
+// safetensors file with `metadata` (string values).
+void save_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
 
 // One safetensors entry as a torch tensor.
 inline torch::Tensor to_torch(const pg::io::SafeTensors& st, const std::string& name) {

@@ -30,4 +30,5 @@ extern "C" __attribute__((visibility("default"))) void perturbgen_model_register
   cmd->callback(pg::cli::guarded([] { std::cout << runtime_text() << "\n"; }));
   pg::cli::add_import_ckpt(*app);
   pg::cli::add_model_info(*app);
+  pg::cli::add_train(*app);
 }

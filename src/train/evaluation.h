@@ -1,0 +1,56 @@
+// Validation of each stage, and the simple baselines the README compares
+// against: a unigram (gene-frequency) model of the masked tokens, and a
+// per-gene mean model of the counts. Masks are drawn with fixed keys, so
+// every evaluation of a run (and of an untrained model) scores the same
+// masked positions.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <set>
+#include <vector>
+
+#include "model/perturbgen_model.h"
+#include "train/masking.h"
+#include "train/paired_data.h"
+
+namespace pg::train {
+
+// Sums to be added up over ranks; loss = sum / count.
+struct EvalSums {
+  double sum = 0, count = 0, baseline_sum = 0;
+};
+
+// Unigram log-probabilities of the target ids over `times` of the `rows`
+// (add-one smoothing over the gene and condition ids), (V,).
+torch::Tensor unigram_log_probs(const PairedData& data, const std::vector<int64_t>& rows,
+                                const std::vector<int64_t>& times, int64_t vocab_size);
+
+EvalSums evaluate_mask(pg::model::PerturbGenModelImpl& model, const PairedData& data,
+                       const std::vector<int64_t>& rows, const std::vector<int64_t>& times, uint64_t seed,
+                       MaskSchedule schedule, const torch::Tensor& unigram, int64_t batch_size);
+
+EvalSums evaluate_pretrain(pg::model::SourceEncoderImpl& encoder, const CellData& data,
+                           const std::vector<int64_t>& rows, uint64_t seed, MaskSchedule schedule,
+                           int64_t batch_size);
+
+// The per-gene mean model: mu_cg = rho_g * l_c with rho_g the genes' share
+// of the training counts and an NB dispersion theta_g by the method of
+// moments (zinb/nb); the per-gene mean of log-normalised counts (mse).
+struct GeneMeanBaseline {
+  torch::Tensor rho, theta, lognorm_mean;  // (G,)
+};
+GeneMeanBaseline fit_gene_mean_baseline(const PairedData& data, const std::vector<int64_t>& rows,
+                                        const std::vector<int64_t>& times, int64_t max_cells = 5000);
+
+EvalSums evaluate_count(pg::model::PerturbGenModelImpl& model, const PairedData& data,
+                        const std::vector<int64_t>& rows, const std::vector<int64_t>& times,
+                        const std::set<int64_t>& excluded_ids, const GeneMeanBaseline& baseline,
+                        int64_t batch_size);
+
+// Mean log library size of the training targets (the predicted size
+// factor's initial bias).
+double mean_log_library(const PairedData& data, const std::vector<int64_t>& rows,
+                        const std::vector<int64_t>& times);
+
+}  // namespace pg::train

@@ -1,0 +1,93 @@
+#include "train/objectives.h"
+
+#include "model/losses.h"
+
+namespace pg::train {
+
+using pg::model::kIgnoreLabel;
+
+torch::Tensor cross_entropy_sum(const torch::Tensor& logits, const torch::Tensor& labels) {
+  const auto V = logits.size(-1);
+  return torch::nn::functional::cross_entropy(
+      logits.reshape({-1, V}).to(torch::kFloat32), labels.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel).reduction(torch::kSum));
+}
+
+LossTerms pretrain_loss(pg::model::SourceEncoderImpl& encoder, const torch::Tensor& ids,
+                        const std::vector<int64_t>& keys, uint64_t seed, int64_t step,
+                        MaskSchedule schedule) {
+  auto draws = draw_mask_randomness(seed, step, keys, ids.size(1));
+  LossTerms out;
+  out.mask = pretrain_mask(ids, draws.u, draws.r, schedule);
+  out.labels = pg::model::masked_labels(ids, out.mask);
+  const auto input = pg::model::mask_input_ids(ids, out.mask).to(encoder.device());
+  auto logits = encoder.mlm_logits(encoder.forward(input));
+  out.sum = cross_entropy_sum(logits, out.labels.to(logits.device()));
+  out.count = static_cast<double>(out.mask.sum().item<int64_t>());
+  return out;
+}
+
+LossTerms masked_pass_loss(pg::model::PerturbGenModelImpl& model, const TrainBatch& batch, int64_t t,
+                           const torch::Tensor& mask) {
+  const auto& ids = batch.model.tgt_ids.at(t);
+  LossTerms out;
+  out.mask = mask;
+  out.labels = pg::model::masked_labels(ids, mask);
+  pg::model::ModelBatch masked = batch.model;
+  masked.tgt_ids[t] = pg::model::mask_input_ids(ids, mask);
+  // The context passes read the true ids of the other times; only time t is masked.
+  auto result = model.forward_encoded(masked, model.encode(batch.model.src_ids), {t});
+  const auto& logits = result.at(t).logits;
+  out.sum = cross_entropy_sum(logits, out.labels.to(logits.device()));
+  out.count = static_cast<double>(mask.sum().item<int64_t>());
+  return out;
+}
+
+LossTerms mask_loss(pg::model::PerturbGenModelImpl& model, const TrainBatch& batch, int64_t t, uint64_t seed,
+                    int64_t step, MaskSchedule schedule) {
+  const auto& ids = batch.model.tgt_ids.at(t);
+  auto draws = draw_mask_randomness(seed, step, batch.rows, ids.size(1));
+  return masked_pass_loss(model, batch, t, maskgit_mask(ids, draws.u, draws.r, schedule));
+}
+
+LossTerms count_loss(pg::model::PerturbGenModelImpl& model, const TrainBatch& batch,
+                     const std::vector<int64_t>& times, const std::set<int64_t>& excluded_ids) {
+  const auto device = model.device();
+  const auto& head_config = *model.config().count_head;
+  std::map<int64_t, torch::Tensor> embeddings;
+  {
+    // The decoder is frozen: its passes carry no graph.
+    torch::NoGradGuard no_grad;
+    const auto src = batch.model.src_ids.to(device);
+    const auto h_src = model.encode(src);
+    const auto src_pad = src.eq(0);
+    pg::model::ContextCache cache;
+    for (int64_t t : times) {
+      auto built = model.decoder->build_context(h_src, src_pad, batch.model.tgt_ids, t, &cache);
+      const auto& ids = batch.model.tgt_ids.at(t);
+      auto pass = model.decoder->pass(ids, t, built.context);
+      embeddings[t] =
+          pg::model::PerturbGenDecoderImpl::mean_embedding(pass.hidden, ids.to(device), excluded_ids);
+    }
+  }
+  LossTerms out;
+  const auto B = static_cast<double>(batch.model.src_ids.size(0));
+  out.count = B;
+  const auto condition = batch.model.condition.to(device);
+  for (int64_t t : times) {
+    torch::Tensor library;
+    if (head_config.size_factor == pg::model::SizeFactorMode::observed)
+      library = batch.model.library.at(t).to(device);
+    auto head = model.count_head->forward(embeddings.at(t), condition, library);
+    auto counts = batch.counts.at(t).to(device);
+    auto target = head_config.loss == pg::model::CountLoss::mse ? pg::model::log_normalise(counts) : counts;
+    // The head's loss is a mean over cells; the trainer wants the sum.
+    auto term = model.count_head->loss(head, target) * B;
+    if (head_config.size_factor == pg::model::SizeFactorMode::predicted)
+      term = term + pg::model::library_size_loss(head.log_library, batch.model.library.at(t).to(device)) * B;
+    out.sum = out.sum.defined() ? out.sum + term : term;
+  }
+  return out;
+}
+
+}  // namespace pg::train

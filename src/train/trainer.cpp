@@ -1,0 +1,505 @@
+#include "train/trainer.h"
+
+#include <ATen/autocast_mode.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <limits>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "io/safetensors.h"
+#include "model/model_dir.h"
+#include "train/checkpoint.h"
+#include "train/distributed.h"
+#include "train/evaluation.h"
+#include "train/objectives.h"
+#include "train/progress.h"
+#include "train/stage_model.h"
+
+namespace fs = std::filesystem;
+
+namespace pg::train {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// bf16 autocast on the model's device for the scope (a no-op when off).
+class Autocast {
+ public:
+  Autocast(bool on, torch::Device device) : on_(on), type_(device.type()) {
+    if (!on_) return;
+    at::autocast::set_autocast_enabled(type_, true);
+    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+  }
+  ~Autocast() {
+    if (!on_) return;
+    at::autocast::set_autocast_enabled(type_, false);
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool on_;
+  c10::DeviceType type_;
+};
+
+struct LocalBatch {
+  TrainBatch paired;    // mask, count
+  torch::Tensor cells;  // pretrain: (B, L) ids
+  std::vector<int64_t> rows;
+};
+
+struct Run {
+  TrainConfig c;
+  std::shared_ptr<Distributed> dist;
+  torch::Device device{torch::kCPU};
+  fs::path run_dir;
+  std::optional<pg::store::TokenStore> store;
+  std::unique_ptr<PairedData> paired;
+  std::unique_ptr<CellData> cells;
+  StageModel sm;
+  std::unique_ptr<Adam> opt;
+  Split split;
+  std::vector<double> weights;
+  std::vector<int64_t> train_times, eval_times;
+  MaskSchedule schedule = MaskSchedule::pow;
+  torch::Tensor unigram;
+  GeneMeanBaseline baseline;
+  TrainState state;
+  std::unique_ptr<Progress> progress;
+  int64_t steps_per_epoch = 0, total_steps = 0;
+  nlohmann::json summary = nlohmann::json::object();
+
+  bool main() const { return dist->is_main(); }
+  int64_t length(int64_t i) const { return paired ? paired->length(i) : cells->length(i); }
+  int64_t n_examples() const { return paired ? paired->size() : cells->size(); }
+};
+
+void check_writable_dir(const fs::path& dir, const std::string& what) {
+  if (!fs::is_directory(dir)) throw pg::Error(dir.string(), "", what + " directory does not exist");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw pg::Error(dir.string(), "", what + " directory is not writable");
+}
+
+// Output checks before any training: where the model and the run go.
+void prepare_outputs(Run& r) {
+  auto& c = r.c;
+  if (c.output.empty()) throw pg::Error("<arguments>", "-o", "an output model directory is required");
+  const fs::path out = fs::absolute(c.output);
+  check_writable_dir(out.parent_path(), "the output's parent");
+  if (fs::exists(out) && !c.overwrite && !c.resume)
+    throw pg::Error(out.string(), "", "already exists; pass --overwrite to replace it");
+  r.run_dir = c.run_dir.empty() ? fs::path(out.string() + ".run") : fs::absolute(c.run_dir);
+  if (fs::exists(r.run_dir / "run.json") && !c.resume && !c.overwrite)
+    throw pg::Error(r.run_dir.string(), "",
+                    "holds an earlier run; pass --resume to continue it or --overwrite to start over");
+  if (fs::exists(r.run_dir))
+    check_writable_dir(r.run_dir, "the run");
+  else
+    check_writable_dir(r.run_dir.parent_path(), "the run directory's parent");
+}
+
+// Creates (or, with --overwrite, clears) the run directory once set-up has
+// succeeded, so a refused command leaves nothing behind.
+void open_run_dir(const Run& r) {
+  if (!r.main()) return;
+  if (!r.c.resume && r.c.overwrite) {
+    fs::remove_all(r.run_dir / "checkpoints");
+    fs::remove(r.run_dir / "best.safetensors");
+  }
+  fs::create_directories(r.run_dir);
+}
+
+// Refuses to start when the run directory's file system cannot hold two
+// checkpoints (weights + two Adam moments) and the output model.
+void check_free_space(const Run& r) {
+  int64_t bytes = 0;
+  for (const auto& [k, p] : result_weights(r.sm)) bytes += static_cast<int64_t>(p.nbytes());
+  int64_t trainable = 0;
+  for (const auto& [k, p] : r.sm.trainable) trainable += static_cast<int64_t>(p.nbytes());
+  const int64_t need = bytes + 2 * 3 * trainable;
+  struct statvfs fsinfo {};
+  if (::statvfs(r.run_dir.c_str(), &fsinfo) != 0) return;
+  const auto avail = static_cast<int64_t>(fsinfo.f_bavail) * static_cast<int64_t>(fsinfo.f_frsize);
+  if (avail < need)
+    throw pg::Error(r.run_dir.string(), "",
+                    "has " + std::to_string(avail >> 20) +
+                        " MiB free; checkpoints and the model need about " +
+                        std::to_string((need >> 20) + 1) + " MiB");
+}
+
+void setup_data(Run& r) {
+  auto& c = r.c;
+  r.store.emplace(pg::store::TokenStore::open(c.store));
+  r.schedule = parse_mask_schedule(c.mask_schedule);
+  if (c.stage == Stage::pretrain) {
+    r.cells = std::make_unique<CellData>(*r.store, c.max_length);
+  } else {
+    const int64_t n_times = static_cast<int64_t>(r.store->pairing().columns.size()) - 1;
+    auto options = paired_data_options(c, n_times);
+    // Sources longer than the encoder's position table are cut there, as
+    // the tokeniser cuts at the model's input size (spec §2.4).
+    if (c.stage == Stage::mask && !c.encoder.empty())
+      options.max_source_length = pg::model::read_encoder_config(c.encoder).max_seq_length;
+    if (c.stage == Stage::count && !c.from.empty()) {
+      // The mask-stage decoder's position table bounds the targets.
+      const auto mc = pg::model::read_model_config(c.from);
+      options.max_source_length = mc.encoder.max_seq_length;
+      const int64_t cap = mc.decoder.max_seq_length - static_cast<int64_t>(c.cond_keys.size());
+      options.max_length = options.max_length > 0 ? std::min(options.max_length, cap) : cap;
+    }
+    r.paired = std::make_unique<PairedData>(*r.store, options);
+    r.train_times = training_times(c, n_times);
+  }
+  // Split labels: the source cell's obs values (or the cell's, pretraining).
+  std::vector<size_t> split_cols, sample_cols;
+  for (const auto& k : c.split_obs) split_cols.push_back(r.store->obs_column(k));
+  for (const auto& k : c.sampling_keys) sample_cols.push_back(r.store->obs_column(k));
+  auto label = [&r](const std::vector<size_t>& cols) {
+    return [&r, cols](int64_t i) {
+      const int64_t cell = r.paired ? r.paired->cell(i, 0) : i;
+      std::string s;
+      for (size_t k = 0; k < cols.size(); ++k) {
+        const auto& spec = r.store->schema().obs[cols[k]];
+        if (k) s += "|";
+        if (spec.kind == pg::store::ObsColumnSpec::Kind::Categorical) {
+          const int32_t code = r.store->obs_code(cell, cols[k]);
+          s += code < 0 ? std::string("NA") : spec.categories[static_cast<size_t>(code)];
+        } else {
+          s += std::to_string(r.store->obs_value(cell, cols[k]));
+        }
+      }
+      return s;
+    };
+  };
+  if ((c.split.mode == "stratified" || c.split.mode == "condition") && split_cols.empty())
+    throw pg::Error("<arguments>", "--split-obs", "the " + c.split.mode + " split needs obs columns");
+  r.split = make_split(r.n_examples(), c.split, c.seed, label(split_cols));
+  if (!sample_cols.empty()) r.weights = inverse_frequency_weights(r.split.train, label(sample_cols));
+  // Held-out times are validated (interpolation / extrapolation, spec §8.3);
+  // otherwise the training times are.
+  r.eval_times = c.held_out_tps.empty() ? r.train_times : c.held_out_tps;
+}
+
+LocalBatch load_batch(const Run& r, std::vector<int64_t> rows) {
+  LocalBatch b;
+  b.rows = std::move(rows);
+  if (b.rows.empty()) return b;
+  if (r.paired)
+    b.paired = r.paired->batch(b.rows);
+  else
+    b.cells = r.cells->batch(b.rows);
+  return b;
+}
+
+int64_t step_time(const Run& r, int64_t step) {
+  uint64_t s = r.c.seed ^ 0x7a11;
+  s = splitmix64(s) ^ static_cast<uint64_t>(step);
+  return r.train_times[splitmix64(s) % r.train_times.size()];
+}
+
+struct StepResult {
+  double loss = 0, count = 0, lr = 0, padding = 0;
+};
+
+StepResult train_step(Run& r, const LocalBatch& b) {
+  const int64_t step = r.state.step;
+  for (auto& [k, p] : r.sm.trainable) p.mutable_grad() = torch::Tensor();
+  LossTerms terms;
+  double padding = 0;
+  if (!b.rows.empty()) {
+    Autocast autocast(r.c.bf16, r.device);
+    if (r.c.stage == Stage::pretrain) {
+      terms = pretrain_loss(*r.sm.encoder, b.cells, b.rows, r.c.seed, step, r.schedule);
+      padding = b.cells.eq(0).to(torch::kFloat32).mean().item<double>();
+    } else if (r.c.stage == Stage::mask) {
+      const int64_t t = step_time(r, step);
+      terms = mask_loss(*r.sm.model, b.paired, t, r.c.seed, step, r.schedule);
+      padding = b.paired.model.tgt_ids.at(t).eq(0).to(torch::kFloat32).mean().item<double>();
+    } else {
+      terms = count_loss(*r.sm.model, b.paired, r.train_times, r.sm.excluded_ids);
+    }
+  }
+  if (terms.sum.defined() && terms.count > 0) terms.sum.backward();
+  // One collective for the gradients, the loss and its count.
+  std::vector<torch::Tensor> bufs;
+  for (auto& [k, p] : r.sm.trainable) {
+    if (!p.grad().defined() && r.dist->world() > 1) p.mutable_grad() = torch::zeros_like(p);
+    if (p.grad().defined()) bufs.push_back(p.mutable_grad());
+  }
+  auto totals = torch::tensor({terms.sum.defined() ? terms.sum.item<double>() : 0.0, terms.count, padding},
+                              torch::kFloat64);
+  bufs.push_back(totals);
+  r.dist->all_reduce_sum(bufs);
+  StepResult out;
+  const double count = totals[1].item<double>();
+  out.loss = totals[0].item<double>() / std::max(count, 1.0);
+  out.count = count;
+  out.padding = totals[2].item<double>() / r.dist->world();
+  if (!std::isfinite(out.loss)) {
+    const auto last = latest_checkpoint(r.run_dir);
+    throw pg::Error("training", "step " + std::to_string(step + 1),
+                    "the loss is " + std::string(std::isnan(out.loss) ? "NaN" : "infinite") +
+                        "; stopped before applying it. Last good checkpoint: " +
+                        (last ? last->string() : std::string("none")) +
+                        " (lower the learning rate or clip gradients)");
+  }
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [k, p] : r.sm.trainable)
+      if (p.grad().defined()) p.mutable_grad().div_(std::max(count, 1.0));
+  }
+  out.lr = learning_rate(r.opt->options(), step);
+  r.opt->step(out.lr);
+  ++r.state.step;
+  return out;
+}
+
+nlohmann::json evaluate(Run& r, const std::string& kind) {
+  auto rows = rank_share(
+      r.split.val, [&](int64_t i) { return r.length(i); }, r.dist->rank(), r.dist->world());
+  EvalSums s;
+  const int64_t bs = std::max<int64_t>(1, r.c.sampler.batch_size / r.dist->world());
+  if (r.c.stage == Stage::pretrain)
+    s = evaluate_pretrain(*r.sm.encoder, *r.cells, rows, r.c.seed, r.schedule, bs);
+  else if (r.c.stage == Stage::mask)
+    s = evaluate_mask(*r.sm.model, *r.paired, rows, r.eval_times, r.c.seed, r.schedule, r.unigram, bs);
+  else
+    s = evaluate_count(*r.sm.model, *r.paired, rows, r.eval_times, r.sm.excluded_ids, r.baseline, bs);
+  std::vector<torch::Tensor> t{torch::tensor({s.sum, s.count, s.baseline_sum}, torch::kFloat64)};
+  r.dist->all_reduce_sum(t);
+  const double sum = t[0][0].item<double>(), count = std::max(1.0, t[0][1].item<double>());
+  const double base = t[0][2].item<double>();
+  nlohmann::json rec = {{"kind", kind}, {"step", r.state.step}, {"epoch", r.state.epoch}};
+  if (r.c.stage == Stage::count) {
+    rec["nll"] = sum / count;
+    rec["baseline_nll"] = base / count;
+    rec["metric"] = sum / count;
+  } else {
+    rec["loss"] = sum / count;
+    rec["perplexity"] = std::exp(sum / count);
+    if (r.c.stage == Stage::mask) rec["unigram_perplexity"] = std::exp(base / count);
+    rec["metric"] = std::exp(sum / count);
+  }
+  return rec;
+}
+
+pg::model::NamedTensors trainable_values(const Run& r) {
+  pg::model::NamedTensors out;
+  for (const auto& [k, p] : r.sm.trainable) out.emplace(k, p.detach().cpu().clone());
+  return out;
+}
+
+void load_trainable(Run& r, const pg::model::NamedTensors& values, const std::string& file) {
+  torch::NoGradGuard no_grad;
+  for (auto& [k, p] : r.sm.trainable) {
+    auto it = values.find(k);
+    if (it == values.end()) throw pg::Error(file, k, "missing (a checkpoint of another model?)");
+    if (it->second.sizes() != p.sizes()) throw pg::Error(file, k, "has the wrong shape for this model");
+    p.copy_(it->second);
+  }
+}
+
+void save_checkpoint(Run& r) {
+  if (r.main())
+    write_checkpoint(r.run_dir, r.state, trainable_values(r), r.opt->state(), r.c.keep_checkpoints);
+}
+
+// Evaluates, updates early stopping; true when the run should stop.
+bool evaluate_and_check(Run& r) {
+  auto rec = evaluate(r, "val");
+  const double metric = rec["metric"].get<double>();
+  if (metric < r.state.best_metric) {
+    r.state.best_metric = metric;
+    r.state.evals_since_best = 0;
+    if (r.main())
+      write_atomically(r.run_dir / "best.safetensors", [&](const fs::path& tmp) {
+        pg::model::save_safetensors(tmp, trainable_values(r));
+        sync_to_disk(tmp);
+      });
+  } else {
+    ++r.state.evals_since_best;
+  }
+  rec["best"] = r.state.best_metric;
+  r.progress->event(rec);
+  return r.c.patience > 0 && r.state.evals_since_best >= r.c.patience;
+}
+
+}  // namespace
+
+nlohmann::json run_training(TrainConfig config) {
+  Run r;
+  r.c = std::move(config);
+  auto& c = r.c;
+  r.dist = Distributed::from_environment();
+  r.device = torch::Device(c.device);
+  if (r.device.is_cuda() && !torch::cuda::is_available())
+    throw pg::Error("<arguments>", "--device", "cuda was asked for, but libtorch sees no CUDA device");
+  if (c.sampler.batch_size < r.dist->world())
+    throw pg::Error("<arguments>", "--batch-size",
+                    "the global batch (" + std::to_string(c.sampler.batch_size) + ") is smaller than the " +
+                        std::to_string(r.dist->world()) + " processes");
+  prepare_outputs(r);
+  setup_data(r);
+  double log_lib = 0;
+  if (c.stage == Stage::count && c.size_factor == "predicted")
+    log_lib = mean_log_library(*r.paired, r.split.train, r.train_times);
+  r.sm =
+      build_stage_model(c, *r.store, r.paired.get(), r.cells ? r.cells->max_length() : 0, r.device, log_lib);
+  if (r.sm.model) r.sm.model->train();
+  if (r.sm.encoder) r.sm.encoder->train();
+  // The frozen encoder stays in inference mode in every stage (spec §4.2).
+  if (r.sm.model) r.sm.model->encoder->eval();
+  open_run_dir(r);
+  if (r.main()) check_free_space(r);
+
+  // Every rank starts from rank 0's weights.
+  {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> ps;
+    for (auto& [k, p] : r.sm.trainable) ps.push_back(p);
+    r.dist->broadcast(ps);
+  }
+  r.steps_per_epoch = static_cast<int64_t>(
+      epoch_batches(
+          r.split.train, [&](int64_t i) { return r.length(i); }, r.weights, c.sampler, c.seed, 0)
+          .size());
+  r.total_steps = c.max_steps > 0 ? c.max_steps : c.epochs * r.steps_per_epoch;
+  if (c.optimizer.total_steps == 0) c.optimizer.total_steps = r.total_steps;
+  r.opt = std::make_unique<Adam>(r.sm.trainable, c.optimizer);
+
+  // run.json: written by a new run, compared by a resumed one.
+  auto resolved = to_json(c);
+  const fs::path run_json = r.run_dir / "run.json";
+  bool resumed = false;
+  if (c.resume) {
+    std::ifstream in(run_json);
+    if (!in) throw pg::Error(run_json.string(), "", "missing: nothing to resume in " + r.run_dir.string());
+    auto stored = nlohmann::json::parse(in, nullptr, false);
+    for (const char* k : {"stage", "store", "seed", "batch_size", "model", "count", "split", "optimizer"}) {
+      auto a = stored.value(k, nlohmann::json()), b = resolved.value(k, nlohmann::json());
+      if (a.is_object()) a.erase("total_steps"), b.erase("total_steps");
+      if (a != b)
+        throw pg::Error(run_json.string(), k,
+                        "differs from this command's (" + a.dump() + " vs " + b.dump() +
+                            "); resume with the same settings or start a new run");
+    }
+    if (auto last = latest_checkpoint(r.run_dir)) {
+      auto ck = read_checkpoint(*last);
+      load_trainable(r, ck.model, (*last / "model.safetensors").string());
+      r.opt->load_state(ck.optimizer, ck.state.step, (*last / "optimizer.safetensors").string());
+      r.state = ck.state;
+      r.state.finished = false;
+      resumed = true;
+    }
+  }
+  if (r.main() && !resumed)
+    write_atomically(run_json, [&](const fs::path& tmp) { std::ofstream(tmp) << resolved.dump(2) << "\n"; });
+
+  r.progress = std::make_unique<Progress>(c.progress, r.main() ? r.run_dir / "metrics.jsonl" : fs::path(),
+                                          r.total_steps, resumed);
+  if (!r.main()) r.progress = std::make_unique<Progress>("none", fs::path(), r.total_steps, false);
+  if (r.paired && c.stage == Stage::mask)
+    r.unigram =
+        unigram_log_probs(*r.paired, r.split.train, r.train_times, r.sm.model->config().decoder.vocab_size);
+  if (c.stage == Stage::count) r.baseline = fit_gene_mean_baseline(*r.paired, r.split.train, r.train_times);
+  r.progress->event({{"kind", "start"},
+                     {"message", to_string(c.stage) + " stage: " + std::to_string(r.split.train.size()) +
+                                     " training / " + std::to_string(r.split.val.size()) +
+                                     " validation examples, " + std::to_string(r.steps_per_epoch) +
+                                     " steps per epoch, " + std::to_string(r.dist->world()) + " process(es)" +
+                                     (resumed ? ", resumed at step " + std::to_string(r.state.step) : "")}});
+  if (!resumed) {
+    auto initial = evaluate(r, "initial");
+    r.summary["untrained"] = initial;
+    r.progress->event(initial);
+  }
+
+  // The loop. Batches are a function of (seed, epoch); rank r takes its
+  // share of each global batch; the next share loads in the background.
+  const auto t0 = Clock::now();
+  const int64_t start_step = r.state.step;
+  double cells_done = 0, pad_sum = 0;
+  int64_t pad_n = 0;
+  bool stop = r.state.step >= r.total_steps;
+  const int64_t max_epochs = c.max_steps > 0 ? std::numeric_limits<int64_t>::max() : c.epochs;
+  auto length = [&](int64_t i) { return r.length(i); };
+  while (!stop && r.state.epoch < max_epochs) {
+    const auto batches = epoch_batches(r.split.train, length, r.weights, c.sampler, c.seed, r.state.epoch);
+    auto share = [&](size_t k) { return rank_share(batches[k], length, r.dist->rank(), r.dist->world()); };
+    std::future<LocalBatch> next;
+    if (static_cast<size_t>(r.state.batch_in_epoch) < batches.size())
+      next = std::async(std::launch::async, load_batch, std::cref(r),
+                        share(static_cast<size_t>(r.state.batch_in_epoch)));
+    for (size_t k = static_cast<size_t>(r.state.batch_in_epoch); k < batches.size() && !stop; ++k) {
+      LocalBatch b = next.get();
+      if (k + 1 < batches.size())
+        next = std::async(std::launch::async, load_batch, std::cref(r), share(k + 1));
+      auto res = train_step(r, b);
+      ++r.state.batch_in_epoch;
+      cells_done += static_cast<double>(batches[k].size());
+      pad_sum += res.padding, ++pad_n;
+      const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double per_step = elapsed / static_cast<double>(r.state.step - start_step);
+      nlohmann::json rec = {
+          {"kind", "train"},        {"step", r.state.step},
+          {"epoch", r.state.epoch}, {"loss", res.loss},
+          {"lr", res.lr},           {"cells_per_s", cells_done / elapsed},
+          {"padding", res.padding}, {"eta_s", per_step * static_cast<double>(r.total_steps - r.state.step)}};
+      if (c.stage != Stage::count) rec["perplexity"] = std::exp(res.loss);
+      r.progress->step(rec, r.state.step % std::max<int64_t>(1, c.log_every) == 0);
+      if (c.eval_every > 0 && r.state.step % c.eval_every == 0) stop = evaluate_and_check(r);
+      if (c.checkpoint_every > 0 && r.state.step % c.checkpoint_every == 0) save_checkpoint(r);
+      if (r.state.step >= r.total_steps) stop = true;
+    }
+    if (next.valid()) next.wait();
+    if (r.state.batch_in_epoch >= static_cast<int64_t>(batches.size())) {
+      ++r.state.epoch;
+      r.state.batch_in_epoch = 0;
+      if (c.eval_every == 0) stop = evaluate_and_check(r) || stop;
+      if (c.checkpoint_every == 0) save_checkpoint(r);
+    }
+  }
+  r.state.finished = true;
+  save_checkpoint(r);
+  r.progress->finish();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+
+  // The output model: the best validated weights (every rank loads them
+  // for the final evaluation, a collective).
+  r.dist->barrier();
+  const auto best = r.run_dir / "best.safetensors";
+  if (fs::exists(best))
+    load_trainable(r, pg::model::to_torch(pg::io::SafeTensors::read(best.string())), best.string());
+  auto final_eval = evaluate(r, "final");
+  if (r.main()) {
+    r.summary["stage"] = to_string(c.stage);
+    r.summary["steps"] = r.state.step;
+    r.summary["epochs_done"] = r.state.epoch;
+    r.summary["best_metric"] = r.state.best_metric;
+    r.summary["processes"] = r.dist->world();
+    r.summary["cells_per_s"] = elapsed > 0 ? cells_done / elapsed : 0.0;
+    r.summary["padding_fraction"] = pad_n > 0 ? pad_sum / static_cast<double>(pad_n) : 0.0;
+    r.summary["final"] = final_eval;
+    write_stage_output(c, r.sm,
+                       {{"stage", to_string(c.stage)},
+                        {"store", c.store},
+                        {"steps", r.state.step},
+                        {"seed", c.seed},
+                        {"run_dir", r.run_dir.string()}});
+    write_atomically(r.run_dir / "summary.json",
+                     [&](const fs::path& tmp) { std::ofstream(tmp) << r.summary.dump(2) << "\n"; });
+    r.progress->event({{"kind", "done"}, {"message", "wrote " + c.output}});
+  }
+  r.dist->barrier();
+  return r.summary;
+}
+
+}  // namespace pg::train
