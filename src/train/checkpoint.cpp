@@ -1,6 +1,10 @@
 #include "train/checkpoint.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 
@@ -47,6 +51,14 @@ std::set<int64_t> complete_steps(const fs::path& dir) {
   return steps;
 }
 
+// Fault injection for the crash-safety test: PERTURBGEN_FAULT_KILL_IN_CHECKPOINT=N
+// makes the process SIGKILL itself halfway through writing the checkpoint of
+// step N (a real kill -9 at a known moment, not a simulated one).
+void fault_point(int64_t step) {
+  const char* v = std::getenv("PERTURBGEN_FAULT_KILL_IN_CHECKPOINT");
+  if (v != nullptr && std::to_string(step) == v) ::kill(::getpid(), SIGKILL);
+}
+
 }  // namespace
 
 nlohmann::json to_json(const TrainState& s) {
@@ -82,6 +94,7 @@ fs::path write_checkpoint(const fs::path& run_dir, const TrainState& state,
   write_atomically(target, [&](const fs::path& tmp) {
     fs::create_directories(tmp);
     pg::model::save_safetensors(tmp / "model.safetensors", model);
+    fault_point(state.step);
     pg::model::save_safetensors(tmp / "optimizer.safetensors", optimizer);
     std::ofstream out(tmp / "state.json");
     out << to_json(state).dump(2) << "\n";

@@ -185,10 +185,10 @@ void write_stage_output(const TrainConfig& c, const StageModel& m, const nlohman
   auto meta = m.meta;
   for (auto it = provenance.begin(); it != provenance.end(); ++it) meta.provenance[it.key()] = it.value();
   if (m.encoder) {
-    write_encoder_dir(c.output, {m.encoder->config(), meta, result_weights(m)}, c.overwrite);
+    write_encoder_dir(c.output, {m.encoder->config(), meta, result_weights(m)}, c.overwrite || c.resume);
     return;
   }
-  write_model_dir(c.output, {m.model->config(), meta, result_weights(m)}, c.overwrite);
+  write_model_dir(c.output, {m.model->config(), meta, result_weights(m)}, c.overwrite || c.resume);
 }
 
 }  // namespace pg::train
