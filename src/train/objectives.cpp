@@ -14,15 +14,17 @@ torch::Tensor cross_entropy_sum(const torch::Tensor& logits, const torch::Tensor
 }
 
 LossTerms pretrain_loss(pg::model::SourceEncoderImpl& encoder, const torch::Tensor& ids,
-                        const std::vector<int64_t>& keys, uint64_t seed, int64_t step,
-                        MaskSchedule schedule) {
+                        const std::vector<int64_t>& keys, uint64_t seed, int64_t step, MaskSchedule schedule) {
   auto draws = draw_mask_randomness(seed, step, keys, ids.size(1));
   LossTerms out;
   out.mask = pretrain_mask(ids, draws.u, draws.r, schedule);
   out.labels = pg::model::masked_labels(ids, out.mask);
   const auto input = pg::model::mask_input_ids(ids, out.mask).to(encoder.device());
-  auto logits = encoder.mlm_logits(encoder.forward(input));
-  out.sum = cross_entropy_sum(logits, out.labels.to(logits.device()));
+  const auto mask = out.mask.to(encoder.device());
+  // The MLM head only where the loss looks: (masked tokens, V) instead of
+  // (B, L, V), which for a 20k-gene vocabulary is most of the step's memory.
+  auto logits = encoder.mlm_logits(encoder.forward(input).index({mask}));
+  out.sum = cross_entropy_sum(logits, ids.to(encoder.device()).index({mask}));
   out.count = static_cast<double>(out.mask.sum().item<int64_t>());
   return out;
 }
@@ -30,15 +32,27 @@ LossTerms pretrain_loss(pg::model::SourceEncoderImpl& encoder, const torch::Tens
 LossTerms masked_pass_loss(pg::model::PerturbGenModelImpl& model, const TrainBatch& batch, int64_t t,
                            const torch::Tensor& mask) {
   const auto& ids = batch.model.tgt_ids.at(t);
+  const auto device = model.device();
   LossTerms out;
   out.mask = mask;
   out.labels = pg::model::masked_labels(ids, mask);
-  pg::model::ModelBatch masked = batch.model;
-  masked.tgt_ids[t] = pg::model::mask_input_ids(ids, mask);
-  // The context passes read the true ids of the other times; only time t is masked.
-  auto result = model.forward_encoded(masked, model.encode(batch.model.src_ids), {t});
-  const auto& logits = result.at(t).logits;
-  out.sum = cross_entropy_sum(logits, out.labels.to(logits.device()));
+  const auto src = batch.model.src_ids.to(device);
+  const auto h_src = model.encode(src);
+  pg::model::BuiltContext built;
+  {
+    // The context passes read the true ids of the other times and carry
+    // no gradient (as in the reference); only time t is masked.
+    torch::NoGradGuard no_grad;
+    built = model.decoder->build_context(h_src, src.eq(0), batch.model.tgt_ids, t);
+  }
+  // With gradients, the cross-attention keys/values of the context are
+  // projected inside the graph (their weights train).
+  if (torch::GradMode::is_enabled()) built.context.kv.clear();
+  auto pass = model.decoder->pass(pg::model::mask_input_ids(ids, mask), t, built.context);
+  // decoder_fc only at the masked positions, the only ones the loss reads.
+  const auto on_device = mask.to(device);
+  auto logits = model.decoder->logits(pass.hidden.index({on_device}));
+  out.sum = cross_entropy_sum(logits, ids.to(device).index({on_device}));
   out.count = static_cast<double>(mask.sum().item<int64_t>());
   return out;
 }

@@ -57,8 +57,7 @@ const Fixture& fixture() {
 std::string mask_args(const fs::path& out, const std::string& extra = "") {
   const auto& f = fixture();
   return "train --stage mask --store " + quote(f.store) + " --encoder " + quote(f.encoder) + " -o " +
-         quote(out) +
-         " --layers 1 --heads 2 --head-dim 8 --max-length 64 --batch-size 8 --progress none " +
+         quote(out) + " --layers 1 --heads 2 --head-dim 8 --max-length 64 --batch-size 8 --progress none " +
          (extra.find("--lr") == std::string::npos ? "--lr 1e-3 " : "") + extra;
 }
 
@@ -168,6 +167,33 @@ TEST(TrainCli, MetricsAndModelDirectory) {
   r = cli("model-info " + quote(dir / "c") + " --check-forward");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("count head"), std::string::npos) << r.output;
+}
+
+TEST(TrainCli, EarlyStoppingHeldOutTimesBf16AndConfigFile) {
+  const auto dir = pg::test::temp_dir();
+  // lr 0: the validation perplexity never improves after the first
+  // evaluation, so patience 2 stops the run after the third.
+  auto r = cli(mask_args(dir / "stop", "--lr 0 --eval-every 1 --patience 2 --epochs 50"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream s(dir / "stop.run" / "summary.json");
+  EXPECT_EQ(nlohmann::json::parse(s)["steps"], 3);
+  // Interpolation protocol: train on times 1 and 3, validate on time 2.
+  r = cli(mask_args(dir / "interp", "--held-out-tps 2 --max-steps 2 --bf16"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream cfg_in(dir / "interp" / "config.json");
+  const auto cfg = nlohmann::json::parse(cfg_in);
+  EXPECT_EQ(cfg["model"]["decoder_perturbgen"]["pred_tps"], nlohmann::json::parse("[1, 3]"));
+  std::ifstream run_in(dir / "interp.run" / "run.json");
+  EXPECT_EQ(nlohmann::json::parse(run_in)["bf16"], true);
+  // Options from a TOML file; the command line wins.
+  std::ofstream(dir / "train.toml") << "[train]\nmax-steps = 2\nweight-decay = 0.5\nlr = 0.01\n";
+  r = cli(mask_args(dir / "toml", "--config " + quote(dir / "train.toml") + " --lr 0.002"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream toml_run(dir / "toml.run" / "run.json");
+  const auto run = nlohmann::json::parse(toml_run);
+  EXPECT_EQ(run["max_steps"], 2);
+  EXPECT_DOUBLE_EQ(run["optimizer"]["weight_decay"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(run["optimizer"]["lr"].get<double>(), 0.002);
 }
 
 TEST(TrainCli, BadInputStopsWithOneLine) {

@@ -13,6 +13,7 @@ namespace {
 
 struct TrainArgs {
   pg::train::TrainConfig c;
+  std::string config_file;  // read by expand_config before parsing
   std::string stage = "mask";
   int nproc = 1;
   bool reference_dispersion = false, no_context = false;
@@ -70,6 +71,8 @@ void add_common(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--progress", c.progress, "auto, bar, lines or none")->capture_default_str();
   cmd->add_flag("--resume", c.resume, "Continue the run in --run-dir from its newest checkpoint");
   cmd->add_flag("--overwrite", c.overwrite, "Replace an existing output model and run");
+  cmd->add_option("--config", a.config_file,
+                  "TOML file of long options (top level or a [train] / [pretrain] table); flags win");
   cmd->add_option("--nproc", a.nproc, "Data-parallel worker processes on this machine (Gloo)")
       ->capture_default_str();
 }
