@@ -25,19 +25,37 @@ int64_t eval_step(int64_t t) {
 
 }  // namespace
 
-torch::Tensor unigram_log_probs(const PairedData& data, const std::vector<int64_t>& rows,
-                                const std::vector<int64_t>& times, int64_t vocab_size) {
+namespace {
+
+// Add-one smoothed log frequencies of the non-special ids `next_ids` yields.
+template <typename F>
+torch::Tensor unigram(int64_t vocab_size, F&& for_each_ids) {
   auto counts = torch::ones({vocab_size}, torch::kFloat64);
   counts.narrow(0, 0, 4).zero_();  // specials are never labels
-  for_batches(rows, 256, [&](const std::vector<int64_t>& b) {
-    auto batch = data.batch(b);
-    for (int64_t t : times) {
-      auto ids = batch.model.tgt_ids.at(t).reshape({-1});
-      ids = ids.masked_select(ids.gt(3));
-      counts.index_add_(0, ids, torch::ones({ids.numel()}, torch::kFloat64));
-    }
+  for_each_ids([&](torch::Tensor ids) {
+    ids = ids.reshape({-1});
+    ids = ids.masked_select(ids.gt(3));
+    counts.index_add_(0, ids, torch::ones({ids.numel()}, torch::kFloat64));
   });
   return (counts / counts.sum()).log().to(torch::kFloat32);
+}
+
+}  // namespace
+
+torch::Tensor unigram_log_probs(const PairedData& data, const std::vector<int64_t>& rows,
+                                const std::vector<int64_t>& times, int64_t vocab_size) {
+  return unigram(vocab_size, [&](auto&& add) {
+    for_batches(rows, 256, [&](const std::vector<int64_t>& b) {
+      auto batch = data.batch(b);
+      for (int64_t t : times) add(batch.model.tgt_ids.at(t));
+    });
+  });
+}
+
+torch::Tensor unigram_log_probs(const CellData& data, const std::vector<int64_t>& rows, int64_t vocab_size) {
+  return unigram(vocab_size, [&](auto&& add) {
+    for_batches(rows, 256, [&](const std::vector<int64_t>& b) { add(data.batch(b)); });
+  });
 }
 
 EvalSums evaluate_mask(pg::model::PerturbGenModelImpl& model, const PairedData& data,
@@ -60,13 +78,14 @@ EvalSums evaluate_mask(pg::model::PerturbGenModelImpl& model, const PairedData& 
 
 EvalSums evaluate_pretrain(pg::model::SourceEncoderImpl& encoder, const CellData& data,
                            const std::vector<int64_t>& rows, uint64_t seed, MaskSchedule schedule,
-                           int64_t batch_size) {
+                           const torch::Tensor& unigram, int64_t batch_size) {
   torch::NoGradGuard no_grad;
   EvalSums s;
   for_batches(rows, batch_size, [&](const std::vector<int64_t>& b) {
     auto terms = pretrain_loss(encoder, data.batch(b), b, seed, eval_step(0), schedule);
     s.sum += terms.sum.item<double>();
     s.count += terms.count;
+    s.baseline_sum -= unigram.index_select(0, terms.labels.masked_select(terms.mask)).sum().item<double>();
   });
   return s;
 }
@@ -97,6 +116,19 @@ GeneMeanBaseline fit_gene_mean_baseline(const PairedData& data, const std::vecto
   m.theta = (mean * mean / (var - mean).clamp_min(1e-8)).clamp(1e-4, 1e6).to(torch::kFloat32);
   m.lognorm_mean = (lognorm / cells).to(torch::kFloat32);
   return m;
+}
+
+void start_from_baseline(pg::model::CountHeadImpl& head, const GeneMeanBaseline& baseline, bool dispersion) {
+  torch::NoGradGuard no_grad;
+  const auto& c = head.config();
+  auto params = head.named_parameters();
+  if (c.loss == pg::model::CountLoss::mse) {
+    params["relu_output.0.bias"].copy_(baseline.lognorm_mean);
+    return;
+  }
+  if (c.size_factor != pg::model::SizeFactorMode::none)
+    params["softmax_output.0.bias"].copy_(baseline.rho.log());
+  if (dispersion) params["theta"].copy_(baseline.theta.log().unsqueeze(1).expand_as(params["theta"]));
 }
 
 EvalSums evaluate_count(pg::model::PerturbGenModelImpl& model, const PairedData& data,

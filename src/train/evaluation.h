@@ -30,9 +30,12 @@ EvalSums evaluate_mask(pg::model::PerturbGenModelImpl& model, const PairedData& 
                        const std::vector<int64_t>& rows, const std::vector<int64_t>& times, uint64_t seed,
                        MaskSchedule schedule, const torch::Tensor& unigram, int64_t batch_size);
 
+// The same over the cells' source-vocabulary tokens (pretraining).
+torch::Tensor unigram_log_probs(const CellData& data, const std::vector<int64_t>& rows, int64_t vocab_size);
+
 EvalSums evaluate_pretrain(pg::model::SourceEncoderImpl& encoder, const CellData& data,
                            const std::vector<int64_t>& rows, uint64_t seed, MaskSchedule schedule,
-                           int64_t batch_size);
+                           const torch::Tensor& unigram, int64_t batch_size);
 
 // The per-gene mean model: mu_cg = rho_g * l_c with rho_g the genes' share
 // of the training counts and an NB dispersion theta_g by the method of
@@ -42,6 +45,13 @@ struct GeneMeanBaseline {
 };
 GeneMeanBaseline fit_gene_mean_baseline(const PairedData& data, const std::vector<int64_t>& rows,
                                         const std::vector<int64_t>& times, int64_t max_cells = 5000);
+
+// Starts a fresh count head at the per-gene mean model: the output bias at
+// log rho (softmax heads; so softmax(W h + b) ≈ rho while W h is small) or at
+// the mean log-normalised counts (mse), and, when `dispersion`, log theta
+// at the moment estimates (instead of the reference's N(0, 1) draw). The
+// head then learns what the cell's embedding adds to the gene means.
+void start_from_baseline(pg::model::CountHeadImpl& head, const GeneMeanBaseline& baseline, bool dispersion);
 
 EvalSums evaluate_count(pg::model::PerturbGenModelImpl& model, const PairedData& data,
                         const std::vector<int64_t>& rows, const std::vector<int64_t>& times,

@@ -14,7 +14,8 @@ torch::Tensor cross_entropy_sum(const torch::Tensor& logits, const torch::Tensor
 }
 
 LossTerms pretrain_loss(pg::model::SourceEncoderImpl& encoder, const torch::Tensor& ids,
-                        const std::vector<int64_t>& keys, uint64_t seed, int64_t step, MaskSchedule schedule) {
+                        const std::vector<int64_t>& keys, uint64_t seed, int64_t step,
+                        MaskSchedule schedule) {
   auto draws = draw_mask_randomness(seed, step, keys, ids.size(1));
   LossTerms out;
   out.mask = pretrain_mask(ids, draws.u, draws.r, schedule);

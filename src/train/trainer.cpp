@@ -268,7 +268,7 @@ nlohmann::json evaluate(Run& r, const std::string& kind) {
   EvalSums s;
   const int64_t bs = std::max<int64_t>(1, r.c.sampler.batch_size / r.dist->world());
   if (r.c.stage == Stage::pretrain)
-    s = evaluate_pretrain(*r.sm.encoder, *r.cells, rows, r.c.seed, r.schedule, bs);
+    s = evaluate_pretrain(*r.sm.encoder, *r.cells, rows, r.c.seed, r.schedule, r.unigram, bs);
   else if (r.c.stage == Stage::mask)
     s = evaluate_mask(*r.sm.model, *r.paired, rows, r.eval_times, r.c.seed, r.schedule, r.unigram, bs);
   else
@@ -285,7 +285,7 @@ nlohmann::json evaluate(Run& r, const std::string& kind) {
   } else {
     rec["loss"] = sum / count;
     rec["perplexity"] = std::exp(sum / count);
-    if (r.c.stage == Stage::mask) rec["unigram_perplexity"] = std::exp(base / count);
+    rec["unigram_perplexity"] = std::exp(base / count);
     rec["metric"] = std::exp(sum / count);
   }
   return rec;
@@ -353,6 +353,10 @@ nlohmann::json run_training(TrainConfig config) {
     log_lib = mean_log_library(*r.paired, r.split.train, r.train_times);
   r.sm =
       build_stage_model(c, *r.store, r.paired.get(), r.cells ? r.cells->max_length() : 0, r.device, log_lib);
+  if (c.stage == Stage::count) {
+    r.baseline = fit_gene_mean_baseline(*r.paired, r.split.train, r.train_times);
+    start_from_baseline(*r.sm.model->count_head, r.baseline, c.train_dispersion);
+  }
   if (r.sm.model) r.sm.model->train();
   if (r.sm.encoder) r.sm.encoder->train();
   // The frozen encoder stays in inference mode in every stage (spec §4.2).
@@ -409,7 +413,7 @@ nlohmann::json run_training(TrainConfig config) {
   if (r.paired && c.stage == Stage::mask)
     r.unigram =
         unigram_log_probs(*r.paired, r.split.train, r.train_times, r.sm.model->config().decoder.vocab_size);
-  if (c.stage == Stage::count) r.baseline = fit_gene_mean_baseline(*r.paired, r.split.train, r.train_times);
+  if (r.cells) r.unigram = unigram_log_probs(*r.cells, r.split.train, r.sm.encoder->config().vocab_size);
   r.progress->event({{"kind", "start"},
                      {"message", to_string(c.stage) + " stage: " + std::to_string(r.split.train.size()) +
                                      " training / " + std::to_string(r.split.val.size()) +
