@@ -21,11 +21,15 @@
 #include "train/evaluation.h"
 #include "train/objectives.h"
 #include "train/progress.h"
+#include "train/run.h"
 #include "train/stage_model.h"
 
 namespace fs = std::filesystem;
 
 namespace pg::train {
+
+using detail::LocalBatch;
+using detail::Run;
 
 namespace {
 
@@ -49,144 +53,6 @@ class Autocast {
   bool on_;
   c10::DeviceType type_;
 };
-
-struct LocalBatch {
-  TrainBatch paired;    // mask, count
-  torch::Tensor cells;  // pretrain: (B, L) ids
-  std::vector<int64_t> rows;
-};
-
-struct Run {
-  TrainConfig c;
-  std::shared_ptr<Distributed> dist;
-  torch::Device device{torch::kCPU};
-  fs::path run_dir;
-  std::optional<pg::store::TokenStore> store;
-  std::unique_ptr<PairedData> paired;
-  std::unique_ptr<CellData> cells;
-  StageModel sm;
-  std::unique_ptr<Adam> opt;
-  Split split;
-  std::vector<double> weights;
-  std::vector<int64_t> train_times, eval_times;
-  MaskSchedule schedule = MaskSchedule::pow;
-  torch::Tensor unigram;
-  GeneMeanBaseline baseline;
-  TrainState state;
-  std::unique_ptr<Progress> progress;
-  int64_t steps_per_epoch = 0, total_steps = 0;
-  nlohmann::json summary = nlohmann::json::object();
-
-  bool main() const { return dist->is_main(); }
-  int64_t length(int64_t i) const { return paired ? paired->length(i) : cells->length(i); }
-  int64_t n_examples() const { return paired ? paired->size() : cells->size(); }
-};
-
-void check_writable_dir(const fs::path& dir, const std::string& what) {
-  if (!fs::is_directory(dir)) throw pg::Error(dir.string(), "", what + " directory does not exist");
-  if (::access(dir.c_str(), W_OK) != 0)
-    throw pg::Error(dir.string(), "", what + " directory is not writable");
-}
-
-// Output checks before any training: where the model and the run go.
-void prepare_outputs(Run& r) {
-  auto& c = r.c;
-  if (c.output.empty()) throw pg::Error("<arguments>", "-o", "an output model directory is required");
-  const fs::path out = fs::absolute(c.output);
-  check_writable_dir(out.parent_path(), "the output's parent");
-  if (fs::exists(out) && !c.overwrite && !c.resume)
-    throw pg::Error(out.string(), "", "already exists; pass --overwrite to replace it");
-  r.run_dir = c.run_dir.empty() ? fs::path(out.string() + ".run") : fs::absolute(c.run_dir);
-  if (fs::exists(r.run_dir / "run.json") && !c.resume && !c.overwrite)
-    throw pg::Error(r.run_dir.string(), "",
-                    "holds an earlier run; pass --resume to continue it or --overwrite to start over");
-  if (fs::exists(r.run_dir))
-    check_writable_dir(r.run_dir, "the run");
-  else
-    check_writable_dir(r.run_dir.parent_path(), "the run directory's parent");
-}
-
-// Creates (or, with --overwrite, clears) the run directory once set-up has
-// succeeded, so a refused command leaves nothing behind.
-void open_run_dir(const Run& r) {
-  if (!r.main()) return;
-  if (!r.c.resume && r.c.overwrite) {
-    fs::remove_all(r.run_dir / "checkpoints");
-    fs::remove(r.run_dir / "best.safetensors");
-  }
-  fs::create_directories(r.run_dir);
-}
-
-// Refuses to start when the run directory's file system cannot hold two
-// checkpoints (weights + two Adam moments) and the output model.
-void check_free_space(const Run& r) {
-  int64_t bytes = 0;
-  for (const auto& [k, p] : result_weights(r.sm)) bytes += static_cast<int64_t>(p.nbytes());
-  int64_t trainable = 0;
-  for (const auto& [k, p] : r.sm.trainable) trainable += static_cast<int64_t>(p.nbytes());
-  const int64_t need = bytes + 2 * 3 * trainable;
-  struct statvfs fsinfo {};
-  if (::statvfs(r.run_dir.c_str(), &fsinfo) != 0) return;
-  const auto avail = static_cast<int64_t>(fsinfo.f_bavail) * static_cast<int64_t>(fsinfo.f_frsize);
-  if (avail < need)
-    throw pg::Error(r.run_dir.string(), "",
-                    "has " + std::to_string(avail >> 20) +
-                        " MiB free; checkpoints and the model need about " +
-                        std::to_string((need >> 20) + 1) + " MiB");
-}
-
-void setup_data(Run& r) {
-  auto& c = r.c;
-  r.store.emplace(pg::store::TokenStore::open(c.store));
-  r.schedule = parse_mask_schedule(c.mask_schedule);
-  if (c.stage == Stage::pretrain) {
-    r.cells = std::make_unique<CellData>(*r.store, c.max_length);
-  } else {
-    const int64_t n_times = static_cast<int64_t>(r.store->pairing().columns.size()) - 1;
-    auto options = paired_data_options(c, n_times);
-    // Sources longer than the encoder's position table are cut there, as
-    // the tokeniser cuts at the model's input size (spec §2.4).
-    if (c.stage == Stage::mask && !c.encoder.empty())
-      options.max_source_length = pg::model::read_encoder_config(c.encoder).max_seq_length;
-    if (c.stage == Stage::count && !c.from.empty()) {
-      // The mask-stage decoder's position table bounds the targets.
-      const auto mc = pg::model::read_model_config(c.from);
-      options.max_source_length = mc.encoder.max_seq_length;
-      const int64_t cap = mc.decoder.max_seq_length - static_cast<int64_t>(c.cond_keys.size());
-      options.max_length = options.max_length > 0 ? std::min(options.max_length, cap) : cap;
-    }
-    r.paired = std::make_unique<PairedData>(*r.store, options);
-    r.train_times = training_times(c, n_times);
-  }
-  // Split labels: the source cell's obs values (or the cell's, pretraining).
-  std::vector<size_t> split_cols, sample_cols;
-  for (const auto& k : c.split_obs) split_cols.push_back(r.store->obs_column(k));
-  for (const auto& k : c.sampling_keys) sample_cols.push_back(r.store->obs_column(k));
-  auto label = [&r](const std::vector<size_t>& cols) {
-    return [&r, cols](int64_t i) {
-      const int64_t cell = r.paired ? r.paired->cell(i, 0) : i;
-      std::string s;
-      for (size_t k = 0; k < cols.size(); ++k) {
-        const auto& spec = r.store->schema().obs[cols[k]];
-        if (k) s += "|";
-        if (spec.kind == pg::store::ObsColumnSpec::Kind::Categorical) {
-          const int32_t code = r.store->obs_code(cell, cols[k]);
-          s += code < 0 ? std::string("NA") : spec.categories[static_cast<size_t>(code)];
-        } else {
-          s += std::to_string(r.store->obs_value(cell, cols[k]));
-        }
-      }
-      return s;
-    };
-  };
-  if ((c.split.mode == "stratified" || c.split.mode == "condition") && split_cols.empty())
-    throw pg::Error("<arguments>", "--split-obs", "the " + c.split.mode + " split needs obs columns");
-  r.split = make_split(r.n_examples(), c.split, c.seed, label(split_cols));
-  if (!sample_cols.empty()) r.weights = inverse_frequency_weights(r.split.train, label(sample_cols));
-  // Held-out times are validated (interpolation / extrapolation, spec §8.3);
-  // otherwise the training times are.
-  r.eval_times = c.held_out_tps.empty() ? r.train_times : c.held_out_tps;
-}
 
 LocalBatch load_batch(const Run& r, std::vector<int64_t> rows) {
   LocalBatch b;
@@ -346,8 +212,8 @@ nlohmann::json run_training(TrainConfig config) {
     throw pg::Error("<arguments>", "--batch-size",
                     "the global batch (" + std::to_string(c.sampler.batch_size) + ") is smaller than the " +
                         std::to_string(r.dist->world()) + " processes");
-  prepare_outputs(r);
-  setup_data(r);
+  detail::prepare_outputs(r);
+  detail::setup_data(r);
   double log_lib = 0;
   if (c.stage == Stage::count && c.size_factor == "predicted")
     log_lib = mean_log_library(*r.paired, r.split.train, r.train_times);
@@ -361,8 +227,8 @@ nlohmann::json run_training(TrainConfig config) {
   if (r.sm.encoder) r.sm.encoder->train();
   // The frozen encoder stays in inference mode in every stage (spec §4.2).
   if (r.sm.model) r.sm.model->encoder->eval();
-  open_run_dir(r);
-  if (r.main()) check_free_space(r);
+  detail::open_run_dir(r);
+  if (r.main()) detail::check_free_space(r);
 
   // Every rank starts from rank 0's weights.
   {

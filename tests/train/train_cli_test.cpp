@@ -196,6 +196,27 @@ TEST(TrainCli, EarlyStoppingHeldOutTimesBf16AndConfigFile) {
   EXPECT_DOUBLE_EQ(run["optimizer"]["lr"].get<double>(), 0.002);
 }
 
+TEST(TrainCli, ConditionTokensCarryToTheCountStage) {
+  const auto dir = pg::test::temp_dir();
+  auto r = cli(mask_args(dir / "m", "--cond-keys replicate_batch --max-steps 2"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = cli("train --stage count --store " + quote(fixture().store) + " --from " + quote(dir / "m") + " -o " +
+          quote(dir / "c") +
+          " --max-steps 1 --batch-size 8 --progress none --dispersion-keys replicate_batch");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(dir / "c" / "config.json");
+  const auto cfg = nlohmann::json::parse(in);
+  // 300 genes -> row ids 4..303; the two replicate batches (+ NA) follow.
+  const auto& tokens = cfg["meta"]["condition_tokens"]["replicate_batch"];
+  ASSERT_EQ(tokens.size(), 3u) << tokens.dump();
+  EXPECT_EQ(tokens["NA"], 306);
+  EXPECT_EQ(cfg["model"]["decoder_perturbgen"]["tgt_vocab_size"], 307 + 50);
+  // Dispersion groups are the source cells' values: every 1 h cell is in the main batch.
+  EXPECT_EQ(cfg["meta"]["dispersion_groups"], nlohmann::json::parse(R"(["main"])"));
+  EXPECT_EQ(cfg["model"]["count_head"]["n_conditions_combined"], 1);
+  EXPECT_EQ(cfg["meta"]["dispersion_keys"], nlohmann::json::parse(R"(["replicate_batch"])"));
+}
+
 TEST(TrainCli, BadInputStopsWithOneLine) {
   const auto dir = pg::test::temp_dir();
   const auto& f = fixture();
