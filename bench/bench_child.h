@@ -12,6 +12,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -92,6 +94,24 @@ inline Child run_child(const std::vector<std::string>& argv, const fs::path& log
     throw std::runtime_error(joined(argv) + ": " + how + "\n" + tail(c.out) + tail(slurp(err_file)));
   }
   return c;
+}
+
+// `--key value` options and bare `--flag`s of a bench program's command line;
+// anything else is a std::runtime_error.
+using OptionSetters = std::map<std::string, std::function<void(const std::string&)>>;
+inline void parse_arguments(int argc, char** argv, const OptionSetters& options,
+                            const std::map<std::string, bool*>& flags) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (auto f = flags.find(k); f != flags.end()) {
+      *f->second = true;
+      continue;
+    }
+    auto it = options.find(k);
+    if (it == options.end()) throw std::runtime_error("unknown argument " + k);
+    if (i + 1 >= argc) throw std::runtime_error(k + " needs a value");
+    it->second(argv[++i]);
+  }
 }
 
 }  // namespace pg::bench

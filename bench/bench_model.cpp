@@ -165,32 +165,20 @@ int run_driver(const Args& a, const std::string& self) {
 
 int main(int argc, char** argv) {
   Args a;
-  using Set = std::function<void(const std::string&)>;
-  const std::map<std::string, Set> options = {
-      {"--worker", [&](const std::string& v) { a.worker = true, a.part = v; }},
-      {"--python", [&](const std::string& v) { a.python = v; }},
-      {"--tokens", [&](const std::string& v) { a.tokens = std::stoll(v); }},
-      {"--batch", [&](const std::string& v) { a.batch = std::stoll(v); }},
-      {"--threads", [&](const std::string& v) { a.threads = std::stoi(v); }},
-      {"--dtype", [&](const std::string& v) { a.dtype = v; }},
-      {"--d-ff", [&](const std::string& v) { a.d_ff = std::stoll(v); }},
-      {"--reps", [&](const std::string& v) { a.reps = std::stoi(v); }},
-      {"--parts", [&](const std::string& v) { a.parts = v; }},
-      {"--dtypes", [&](const std::string& v) { a.dtypes = v; }},
-      {"--thread-list", [&](const std::string& v) { a.threads_list = v; }},
-      {"--lengths", [&](const std::string& v) { a.lengths = v; }}};
+  const OptionSetters options = {{"--worker", [&](const std::string& v) { a.worker = true, a.part = v; }},
+                                 {"--python", [&](const std::string& v) { a.python = v; }},
+                                 {"--tokens", [&](const std::string& v) { a.tokens = std::stoll(v); }},
+                                 {"--batch", [&](const std::string& v) { a.batch = std::stoll(v); }},
+                                 {"--threads", [&](const std::string& v) { a.threads = std::stoi(v); }},
+                                 {"--dtype", [&](const std::string& v) { a.dtype = v; }},
+                                 {"--d-ff", [&](const std::string& v) { a.d_ff = std::stoll(v); }},
+                                 {"--reps", [&](const std::string& v) { a.reps = std::stoi(v); }},
+                                 {"--parts", [&](const std::string& v) { a.parts = v; }},
+                                 {"--dtypes", [&](const std::string& v) { a.dtypes = v; }},
+                                 {"--thread-list", [&](const std::string& v) { a.threads_list = v; }},
+                                 {"--lengths", [&](const std::string& v) { a.lengths = v; }}};
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string k = argv[i];
-      if (k == "--variable") {
-        a.variable = true;
-        continue;
-      }
-      auto it = options.find(k);
-      if (it == options.end()) throw std::runtime_error("unknown argument " + k);
-      if (i + 1 >= argc) throw std::runtime_error(k + " needs a value");
-      it->second(argv[++i]);
-    }
+    parse_arguments(argc, argv, options, {{"--variable", &a.variable}});
     if (a.worker) return run_worker(a);
     if (a.python.empty()) throw std::runtime_error("--python is required");
     return run_driver(a, fs::canonical("/proc/self/exe").string());

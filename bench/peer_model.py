@@ -161,6 +161,21 @@ def make_ids(n, L, s, lo, hi, variable, framed, g):
     return ids
 
 
+def report(call, reps, n, slow):
+    """Times call() after one warm-up (once only when the warm-up took more
+    than `slow` seconds) and prints the JSON line the bench programs read."""
+    t0 = time.perf_counter()
+    call()
+    warm = time.perf_counter() - t0
+    seconds = []
+    for _ in range(1 if warm > slow else reps):
+        t0 = time.perf_counter()
+        call()
+        seconds.append(time.perf_counter() - t0)
+    med = statistics.median(seconds)
+    print(json.dumps({"seconds": seconds, "median": med, "cells_per_s": n / med}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("part", choices=["enc", "dec"])
@@ -189,18 +204,8 @@ def main():
         tgt = {t: make_ids(n, a.tokens, t, 4, 2054, a.variable, False, g) for t in (1, 2, 3)}
         call = lambda: [model.teacher_forced(h_src[s], src_pad[s], {t: v[s] for t, v in tgt.items()}, [1, 2, 3])
                         for s in batches]
-    seconds = []
     with torch.no_grad():
-        t0 = time.perf_counter()
-        call()  # warm-up
-        warm = time.perf_counter() - t0
-        reps = 1 if warm > 30 else a.reps  # a slow configuration is timed once
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            call()
-            seconds.append(time.perf_counter() - t0)
-    med = statistics.median(seconds)
-    print(json.dumps({"seconds": seconds, "median": med, "cells_per_s": n / med}))
+        report(call, a.reps, n, slow=30)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,10 @@ sequence. Prints one JSON line: {"seconds": [...], "median": s, "cells_per_s": x
 Usage: peer_train.py --tokens L --batch B --threads N [--d-ff 32] [--reps 3] [--variable]
 """
 import argparse
-import json
-import statistics
-import time
-
 import torch
 import torch.nn.functional as F
 
-from peer_model import Decoder, Encoder, make_ids
+from peer_model import Decoder, Encoder, make_ids, report
 
 
 def maskgit_mask(ids):
@@ -79,17 +75,7 @@ def main():
         for s in batches:
             step(s)
 
-    seconds = []
-    t0 = time.perf_counter()
-    one_pass()  # warm-up
-    warm = time.perf_counter() - t0
-    reps = 1 if warm > 60 else a.reps
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        one_pass()
-        seconds.append(time.perf_counter() - t0)
-    med = statistics.median(seconds)
-    print(json.dumps({"seconds": seconds, "median": med, "cells_per_s": n / med}))
+    report(one_pass, a.reps, n, slow=60)
 
 
 if __name__ == "__main__":

@@ -27,14 +27,14 @@ int64_t eval_step(int64_t t) {
 
 namespace {
 
-// Add-one smoothed log frequencies of the non-special ids `next_ids` yields.
+// Add-one smoothed log frequencies of the ids (above <cls>) `for_each_ids` yields.
 template <typename F>
 torch::Tensor unigram(int64_t vocab_size, F&& for_each_ids) {
   auto counts = torch::ones({vocab_size}, torch::kFloat64);
-  counts.narrow(0, 0, 4).zero_();  // specials are never labels
+  counts.narrow(0, 0, 3).zero_();  // <pad>, <mask>, <cls> are never labels (<eos> is, in pretraining)
   for_each_ids([&](torch::Tensor ids) {
     ids = ids.reshape({-1});
-    ids = ids.masked_select(ids.gt(3));
+    ids = ids.masked_select(ids.gt(2));
     counts.index_add_(0, ids, torch::ones({ids.numel()}, torch::kFloat64));
   });
   return (counts / counts.sum()).log().to(torch::kFloat32);
