@@ -73,22 +73,23 @@ int64_t step_time(const Run& r, int64_t step) {
 
 struct StepResult {
   double loss = 0, count = 0, lr = 0, padding = 0;
+  double tokens = 0, slots = 0, rows = 0;  // of the padded inputs, over all ranks
 };
 
 StepResult train_step(Run& r, const LocalBatch& b) {
   const int64_t step = r.state.step;
   for (auto& [k, p] : r.sm.trainable) p.mutable_grad() = torch::Tensor();
   LossTerms terms;
-  double padding = 0;
+  torch::Tensor padded;  // the step's padded input (pretrain: cells; mask: time t)
   if (!b.rows.empty()) {
     Autocast autocast(r.c.bf16, r.device);
     if (r.c.stage == Stage::pretrain) {
       terms = pretrain_loss(*r.sm.encoder, b.cells, b.rows, r.c.seed, step, r.schedule);
-      padding = b.cells.eq(0).to(torch::kFloat32).mean().item<double>();
+      padded = b.cells;
     } else if (r.c.stage == Stage::mask) {
       const int64_t t = step_time(r, step);
       terms = mask_loss(*r.sm.model, b.paired, t, r.c.seed, step, r.schedule);
-      padding = b.paired.model.tgt_ids.at(t).eq(0).to(torch::kFloat32).mean().item<double>();
+      padded = b.paired.model.tgt_ids.at(t);
     } else {
       terms = count_loss(*r.sm.model, b.paired, r.train_times, r.sm.excluded_ids);
     }
@@ -100,15 +101,22 @@ StepResult train_step(Run& r, const LocalBatch& b) {
     if (!p.grad().defined() && r.dist->world() > 1) p.mutable_grad() = torch::zeros_like(p);
     if (p.grad().defined()) bufs.push_back(p.mutable_grad());
   }
-  auto totals = torch::tensor({terms.sum.defined() ? terms.sum.item<double>() : 0.0, terms.count, padding},
-                              torch::kFloat64);
+  const double n_tokens = padded.defined() ? padded.ne(0).sum().item<double>() : 0.0;
+  const double n_slots = padded.defined() ? static_cast<double>(padded.numel()) : 0.0;
+  const double n_rows = padded.defined() ? static_cast<double>(padded.size(0)) : 0.0;
+  auto totals = torch::tensor(
+      {terms.sum.defined() ? terms.sum.item<double>() : 0.0, terms.count, n_tokens, n_slots, n_rows},
+      torch::kFloat64);
   bufs.push_back(totals);
   r.dist->all_reduce_sum(bufs);
   StepResult out;
   const double count = totals[1].item<double>();
   out.loss = totals[0].item<double>() / std::max(count, 1.0);
   out.count = count;
-  out.padding = totals[2].item<double>() / r.dist->world();
+  out.tokens = totals[2].item<double>();
+  out.slots = totals[3].item<double>();
+  out.rows = totals[4].item<double>();
+  out.padding = out.slots > 0 ? 1.0 - out.tokens / out.slots : 0.0;
   if (!std::isfinite(out.loss)) {
     const auto last = latest_checkpoint(r.run_dir);
     throw pg::Error("training", "step " + std::to_string(step + 1),
@@ -296,8 +304,7 @@ nlohmann::json run_training(TrainConfig config) {
   // share of each global batch; the next share loads in the background.
   const auto t0 = Clock::now();
   const int64_t start_step = r.state.step;
-  double cells_done = 0, pad_sum = 0;
-  int64_t pad_n = 0;
+  double cells_done = 0, tokens_seen = 0, slots_seen = 0, rows_seen = 0;
   bool stop = r.state.step >= r.total_steps;
   const int64_t max_epochs = c.max_steps > 0 ? std::numeric_limits<int64_t>::max() : c.epochs;
   auto length = [&](int64_t i) { return r.length(i); };
@@ -315,7 +322,7 @@ nlohmann::json run_training(TrainConfig config) {
       auto res = train_step(r, b);
       ++r.state.batch_in_epoch;
       cells_done += static_cast<double>(batches[k].size());
-      pad_sum += res.padding, ++pad_n;
+      tokens_seen += res.tokens, slots_seen += res.slots, rows_seen += res.rows;
       const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
       const double per_step = elapsed / static_cast<double>(r.state.step - start_step);
       nlohmann::json rec = {
@@ -356,7 +363,14 @@ nlohmann::json run_training(TrainConfig config) {
     r.summary["best_metric"] = r.state.best_metric;
     r.summary["processes"] = r.dist->world();
     r.summary["cells_per_s"] = elapsed > 0 ? cells_done / elapsed : 0.0;
-    r.summary["padding_fraction"] = pad_n > 0 ? pad_sum / static_cast<double>(pad_n) : 0.0;
+    // Padding of the masked inputs, and what padding every batch to the
+    // longest sentence of the data (as the reference does) would have cost.
+    const double width =
+        static_cast<double>(r.paired ? r.paired->max_target_length() : r.cells->max_length());
+    if (slots_seen > 0) {
+      r.summary["padding_fraction"] = 1.0 - tokens_seen / slots_seen;
+      r.summary["padding_fraction_reference"] = 1.0 - tokens_seen / (rows_seen * width);
+    }
     r.summary["final"] = final_eval;
     write_stage_output(c, r.sm,
                        {{"stage", to_string(c.stage)},
