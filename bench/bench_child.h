@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -94,6 +95,23 @@ inline Child run_child(const std::vector<std::string>& argv, const fs::path& log
     throw std::runtime_error(joined(argv) + ": " + how + "\n" + tail(c.out) + tail(slurp(err_file)));
   }
   return c;
+}
+
+// Times `call` after one warm-up (once only when the warm-up took longer
+// than `slow` seconds) and prints the JSON line the drivers read.
+inline void report_timing(const std::function<void()>& call, int reps, double slow, int64_t cells) {
+  auto timed = [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    call();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  const double warm = timed();
+  std::vector<double> secs;
+  for (int r = 0; r < (warm > slow ? 1 : reps); ++r) secs.push_back(timed());
+  const double med = median(secs);
+  std::printf(
+      "%s\n",
+      nlohmann::json({{"seconds", secs}, {"median", med}, {"cells_per_s", cells / med}}).dump().c_str());
 }
 
 // `--key value` options and bare `--flag`s of a bench program's command line;

@@ -85,17 +85,7 @@ int run_worker(const Args& a) {
       }
     };
   }
-  std::vector<double> secs;
-  auto timed = [&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    call();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
-  const double warm = timed();
-  const int reps = warm > 30 ? 1 : a.reps;
-  for (int r = 0; r < reps; ++r) secs.push_back(timed());
-  const double med = median(secs);
-  std::cout << nlohmann::json({{"seconds", secs}, {"median", med}, {"cells_per_s", n / med}}).dump() << "\n";
+  report_timing(call, a.reps, 30, n);
   return 0;
 }
 

@@ -79,17 +79,7 @@ int run_worker(const Args& a) {
       adam.step(o.lr);
     }
   };
-  std::vector<double> secs;
-  auto timed = [&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    pass();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
-  const double warm = timed();
-  const int reps = warm > 60 ? 1 : a.reps;
-  for (int r = 0; r < reps; ++r) secs.push_back(timed());
-  const double med = median(secs);
-  std::cout << nlohmann::json({{"seconds", secs}, {"median", med}, {"cells_per_s", n / med}}).dump() << "\n";
+  report_timing(pass, a.reps, 60, n);
   return 0;
 }
 

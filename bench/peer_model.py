@@ -161,6 +161,17 @@ def make_ids(n, L, s, lo, hi, variable, framed, g):
     return ids
 
 
+def parse_shape_arguments(ap):
+    """The options every peer shares with its bench program; parses them."""
+    ap.add_argument("--tokens", type=int, required=True)
+    ap.add_argument("--batch", type=int, required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--d-ff", type=int, default=32)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--variable", action="store_true")
+    return ap.parse_args()
+
+
 def report(call, reps, n, slow):
     """Times call() after one warm-up (once only when the warm-up took more
     than `slow` seconds) and prints the JSON line the bench programs read."""
@@ -179,14 +190,8 @@ def report(call, reps, n, slow):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("part", choices=["enc", "dec"])
-    ap.add_argument("--tokens", type=int, required=True)
-    ap.add_argument("--batch", type=int, required=True)
-    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
-    ap.add_argument("--d-ff", type=int, default=32)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--variable", action="store_true")
-    a = ap.parse_args()
+    a = parse_shape_arguments(ap)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     dtype = torch.bfloat16 if a.dtype == "bf16" else torch.float32

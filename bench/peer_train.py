@@ -18,7 +18,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from peer_model import Decoder, Encoder, make_ids, report
+from peer_model import Decoder, Encoder, make_ids, parse_shape_arguments, report
 
 
 def maskgit_mask(ids):
@@ -33,14 +33,7 @@ def maskgit_mask(ids):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tokens", type=int, required=True)
-    ap.add_argument("--batch", type=int, required=True)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--d-ff", type=int, default=32)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--variable", action="store_true")
-    a = ap.parse_args()
+    a = parse_shape_arguments(argparse.ArgumentParser())
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
