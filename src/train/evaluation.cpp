@@ -134,13 +134,14 @@ void start_from_baseline(pg::model::CountHeadImpl& head, const GeneMeanBaseline&
 EvalSums evaluate_count(pg::model::PerturbGenModelImpl& model, const PairedData& data,
                         const std::vector<int64_t>& rows, const std::vector<int64_t>& times,
                         const std::set<int64_t>& excluded_ids, const GeneMeanBaseline& baseline,
-                        int64_t batch_size) {
+                        int64_t batch_size, const EmbeddingCache* embeddings) {
   torch::NoGradGuard no_grad;
   EvalSums s;
   const auto loss = model.config().count_head->loss;
   for_batches(rows, batch_size, [&](const std::vector<int64_t>& b) {
     auto batch = data.batch(b);
-    auto terms = count_loss(model, batch, times, excluded_ids);
+    const auto cached = embeddings ? embeddings->gather(b) : std::map<int64_t, torch::Tensor>{};
+    auto terms = count_loss(model, batch, times, excluded_ids, embeddings ? &cached : nullptr);
     s.sum += terms.sum.item<double>();
     s.count += terms.count;
     for (int64_t t : times) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/perturbgen_model.h"
+#include "train/embedding_cache.h"
 #include "train/masking.h"
 #include "train/paired_data.h"
 
@@ -56,7 +57,7 @@ void start_from_baseline(pg::model::CountHeadImpl& head, const GeneMeanBaseline&
 EvalSums evaluate_count(pg::model::PerturbGenModelImpl& model, const PairedData& data,
                         const std::vector<int64_t>& rows, const std::vector<int64_t>& times,
                         const std::set<int64_t>& excluded_ids, const GeneMeanBaseline& baseline,
-                        int64_t batch_size);
+                        int64_t batch_size, const EmbeddingCache* embeddings = nullptr);
 
 // Mean log library size of the training targets (the predicted size
 // factor's initial bias).

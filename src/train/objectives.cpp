@@ -65,25 +65,35 @@ LossTerms mask_loss(pg::model::PerturbGenModelImpl& model, const TrainBatch& bat
   return masked_pass_loss(model, batch, t, maskgit_mask(ids, draws.u, draws.r, schedule));
 }
 
+std::map<int64_t, torch::Tensor> decoder_embeddings(pg::model::PerturbGenModelImpl& model,
+                                                    const TrainBatch& batch,
+                                                    const std::vector<int64_t>& times,
+                                                    const std::set<int64_t>& excluded_ids) {
+  torch::NoGradGuard no_grad;
+  const auto device = model.device();
+  const auto src = batch.model.src_ids.to(device);
+  const auto h_src = model.encode(src);
+  const auto src_pad = src.eq(0);
+  pg::model::ContextCache cache;
+  std::map<int64_t, torch::Tensor> out;
+  for (int64_t t : times) {
+    auto built = model.decoder->build_context(h_src, src_pad, batch.model.tgt_ids, t, &cache);
+    const auto& ids = batch.model.tgt_ids.at(t);
+    auto pass = model.decoder->pass(ids, t, built.context);
+    out[t] = pg::model::PerturbGenDecoderImpl::mean_embedding(pass.hidden, ids.to(device), excluded_ids);
+  }
+  return out;
+}
+
 LossTerms count_loss(pg::model::PerturbGenModelImpl& model, const TrainBatch& batch,
-                     const std::vector<int64_t>& times, const std::set<int64_t>& excluded_ids) {
+                     const std::vector<int64_t>& times, const std::set<int64_t>& excluded_ids,
+                     const std::map<int64_t, torch::Tensor>* embeddings) {
   const auto device = model.device();
   const auto& head_config = *model.config().count_head;
-  std::map<int64_t, torch::Tensor> embeddings;
-  {
-    // The decoder is frozen: its passes carry no graph.
-    torch::NoGradGuard no_grad;
-    const auto src = batch.model.src_ids.to(device);
-    const auto h_src = model.encode(src);
-    const auto src_pad = src.eq(0);
-    pg::model::ContextCache cache;
-    for (int64_t t : times) {
-      auto built = model.decoder->build_context(h_src, src_pad, batch.model.tgt_ids, t, &cache);
-      const auto& ids = batch.model.tgt_ids.at(t);
-      auto pass = model.decoder->pass(ids, t, built.context);
-      embeddings[t] =
-          pg::model::PerturbGenDecoderImpl::mean_embedding(pass.hidden, ids.to(device), excluded_ids);
-    }
+  std::map<int64_t, torch::Tensor> computed;
+  if (embeddings == nullptr) {
+    computed = decoder_embeddings(model, batch, times, excluded_ids);
+    embeddings = &computed;
   }
   LossTerms out;
   const auto B = static_cast<double>(batch.model.src_ids.size(0));
@@ -93,7 +103,7 @@ LossTerms count_loss(pg::model::PerturbGenModelImpl& model, const TrainBatch& ba
     torch::Tensor library;
     if (head_config.size_factor == pg::model::SizeFactorMode::observed)
       library = batch.model.library.at(t).to(device);
-    auto head = model.count_head->forward(embeddings.at(t), condition, library);
+    auto head = model.count_head->forward(embeddings->at(t).to(device), condition, library);
     auto counts = batch.counts.at(t).to(device);
     auto target = head_config.loss == pg::model::CountLoss::mse ? pg::model::log_normalise(counts) : counts;
     // The head's loss is a mean over cells; the trainer wants the sum.

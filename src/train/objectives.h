@@ -38,11 +38,20 @@ LossTerms masked_pass_loss(pg::model::PerturbGenModelImpl& model, const TrainBat
 LossTerms mask_loss(pg::model::PerturbGenModelImpl& model, const TrainBatch& batch, int64_t t, uint64_t seed,
                     int64_t step, MaskSchedule schedule);
 
-// The count stage (spec §4.3): the frozen decoder's mean embeddings of the
-// unmasked targets, the count head's loss summed over `times`, as a sum over
-// cells (count = cells). A predicted size factor adds its regression loss.
+// The frozen decoder's teacher-forced mean embeddings (B, d) of the
+// unmasked targets at each of `times` (no gradient).
+std::map<int64_t, torch::Tensor> decoder_embeddings(pg::model::PerturbGenModelImpl& model,
+                                                    const TrainBatch& batch,
+                                                    const std::vector<int64_t>& times,
+                                                    const std::set<int64_t>& excluded_ids);
+
+// The count stage (spec §4.3): the count head's loss on the decoder
+// embeddings, summed over `times`, as a sum over cells (count = cells). A
+// predicted size factor adds its regression loss. `embeddings` (from
+// decoder_embeddings or a cache of them) are computed when not given.
 LossTerms count_loss(pg::model::PerturbGenModelImpl& model, const TrainBatch& batch,
-                     const std::vector<int64_t>& times, const std::set<int64_t>& excluded_ids);
+                     const std::vector<int64_t>& times, const std::set<int64_t>& excluded_ids,
+                     const std::map<int64_t, torch::Tensor>* embeddings = nullptr);
 
 // Summed cross-entropy over positions whose label is not -100.
 torch::Tensor cross_entropy_sum(const torch::Tensor& logits, const torch::Tensor& labels);

@@ -14,6 +14,7 @@
 #include "store/token_store.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
+#include "train/embedding_cache.h"
 #include "train/evaluation.h"
 #include "train/optimizer.h"
 #include "train/paired_data.h"
@@ -46,6 +47,7 @@ struct Run {
   MaskSchedule schedule = MaskSchedule::pow;
   torch::Tensor unigram;
   GeneMeanBaseline baseline;
+  EmbeddingCache embeddings;  // count stage: the frozen decoder's, computed once
   TrainState state;
   std::unique_ptr<Progress> progress;
   int64_t steps_per_epoch = 0, total_steps = 0;

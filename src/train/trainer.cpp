@@ -91,7 +91,10 @@ StepResult train_step(Run& r, const LocalBatch& b) {
       terms = mask_loss(*r.sm.model, b.paired, t, r.c.seed, step, r.schedule);
       padded = b.paired.model.tgt_ids.at(t);
     } else {
-      terms = count_loss(*r.sm.model, b.paired, r.train_times, r.sm.excluded_ids);
+      const auto cached =
+          r.embeddings.enabled() ? r.embeddings.gather(b.rows) : std::map<int64_t, torch::Tensor>{};
+      terms = count_loss(*r.sm.model, b.paired, r.train_times, r.sm.excluded_ids,
+                         r.embeddings.enabled() ? &cached : nullptr);
     }
   }
   if (terms.sum.defined() && terms.count > 0) terms.sum.backward();
@@ -146,7 +149,8 @@ nlohmann::json evaluate(Run& r, const std::string& kind) {
   else if (r.c.stage == Stage::mask)
     s = evaluate_mask(*r.sm.model, *r.paired, rows, r.eval_times, r.c.seed, r.schedule, r.unigram, bs);
   else
-    s = evaluate_count(*r.sm.model, *r.paired, rows, r.eval_times, r.sm.excluded_ids, r.baseline, bs);
+    s = evaluate_count(*r.sm.model, *r.paired, rows, r.eval_times, r.sm.excluded_ids, r.baseline, bs,
+                       r.embeddings.enabled() ? &r.embeddings : nullptr);
   std::vector<torch::Tensor> t{torch::tensor({s.sum, s.count, s.baseline_sum}, torch::kFloat64)};
   r.dist->all_reduce_sum(t);
   const double sum = t[0][0].item<double>(), count = std::max(1.0, t[0][1].item<double>());
@@ -230,6 +234,12 @@ nlohmann::json run_training(TrainConfig config) {
   if (c.stage == Stage::count) {
     r.baseline = fit_gene_mean_baseline(*r.paired, r.split.train, r.train_times);
     start_from_baseline(*r.sm.model->count_head, r.baseline, c.train_dispersion);
+    // Every time a step or an evaluation reads, for every example.
+    std::vector<int64_t> times = r.train_times;
+    for (int64_t t : r.eval_times)
+      if (std::find(times.begin(), times.end(), t) == times.end()) times.push_back(t);
+    r.embeddings = EmbeddingCache(*r.sm.model, *r.paired, times, r.sm.excluded_ids,
+                                  std::max<int64_t>(1, c.sampler.batch_size), int64_t{2} << 30);
   }
   if (r.sm.model) r.sm.model->train();
   if (r.sm.encoder) r.sm.encoder->train();

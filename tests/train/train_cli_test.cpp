@@ -102,6 +102,30 @@ TEST(TrainCli, ResumedRunEqualsUninterruptedRun) {
   EXPECT_NE(r.output.find("run.json: seed: differs"), std::string::npos) << r.output;
 }
 
+TEST(TrainCli, CountStageResumesExactly) {
+  // The count stage reads the frozen decoder's embeddings from a cache
+  // computed before training in fixed batches: a resumed run rebuilds it
+  // identically, so its weights equal the uninterrupted run's bit for bit.
+  const auto dir = pg::test::temp_dir();
+  ASSERT_EQ(cli(mask_args(dir / "m", "--max-steps 2")).exit_code, 0);
+  auto count = [&](const std::string& name, const std::string& extra) {
+    return cli("train --stage count --store " + quote(fixture().store) + " --from " + quote(dir / "m") +
+               " -o " + quote(dir / name) +
+               " --batch-size 8 --lr 1e-2 --checkpoint-every 3 --progress none " + extra);
+  };
+  auto r = count("straight", "--max-steps 6");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_EQ(count("resumed", "--max-steps 3").exit_code, 0);
+  r = count("resumed", "--max-steps 6 --resume");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_same_tensors(checkpoint(dir / "straight", 6) / "model.safetensors",
+                      checkpoint(dir / "resumed", 6) / "model.safetensors", 0);
+  // The head trained: its weights moved from the resumed run's step 3.
+  const auto a = read_tensors(checkpoint(dir / "resumed", 3) / "model.safetensors");
+  const auto b = read_tensors(checkpoint(dir / "resumed", 6) / "model.safetensors");
+  EXPECT_FALSE(torch::equal(a.at("theta"), b.at("theta")));
+}
+
 TEST(TrainCli, TwoProcessesMatchOneWithTheSameGlobalBatch) {
   const auto dir = pg::test::temp_dir();
   auto r = cli(mask_args(dir / "one", "--max-steps 3 --checkpoint-every 3"));
