@@ -74,7 +74,15 @@ std::shared_ptr<Distributed> Distributed::from_environment(int timeout_seconds) 
   so.timeout = std::chrono::seconds(timeout_seconds);
   auto store = c10::make_intrusive<c10d::TCPStore>(addr, so);
   auto options = c10d::ProcessGroupGloo::Options::create(std::chrono::seconds(timeout_seconds));
-  options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(addr));
+  // The interface this rank talks on: GLOO_SOCKET_IFNAME as in torch; the
+  // loopback when the rendezvous is local; else this host's own address.
+  const std::string host = addr;
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname != nullptr && *ifname != '\0')
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+  else if (host == "localhost" || host.rfind("127.", 0) == 0)
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+  else
+    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   d->impl_ = std::make_unique<Impl>();
   d->impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, d->rank_, d->world_, options);
   return d;
