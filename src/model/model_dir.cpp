@@ -151,6 +151,10 @@ ModelConfig read_model_config(const fs::path& dir) {
   return model_config_from_json(read_config(dir).at("model"), (dir / kConfigFile).string());
 }
 
+std::string model_dir_stage(const fs::path& dir) {
+  return read_config(dir).value("stage", "");
+}
+
 ModelMeta read_model_meta(const fs::path& dir) {
   const auto j = read_config(dir);
   return j.contains("meta") ? model_meta_from_json(j.at("meta"), (dir / kConfigFile).string()) : ModelMeta{};

@@ -81,6 +81,9 @@ void write_encoder_dir(const std::filesystem::path& dir, const EncoderDirContent
 EncoderDirContents read_encoder_dir(const std::filesystem::path& dir);
 // Only the network config of a model directory (no weights read).
 ModelConfig read_model_config(const std::filesystem::path& dir);
+// The "stage" config.json records: "encoder", "mask", "count", or "" for a
+// directory written before stages were recorded (e.g. by import-ckpt).
+std::string model_dir_stage(const std::filesystem::path& dir);
 // Only the metadata of a model directory.
 ModelMeta read_model_meta(const std::filesystem::path& dir);
 // Only the encoder's config of either kind of directory (no weights read).

@@ -191,6 +191,13 @@ TEST(TrainCli, MetricsAndModelDirectory) {
   r = cli("model-info " + quote(dir / "c") + " --check-forward");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("count head"), std::string::npos) << r.output;
+  // An encoder directory: its own summary, and a finite encoder pass.
+  r = cli("model-info --json --check-forward " + quote(fixture().encoder));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto info = nlohmann::json::parse(r.output);
+  EXPECT_EQ(info["stage"], "encoder");
+  EXPECT_EQ(info["model"]["encoder_scmoscf"]["d_model"], 32);
+  EXPECT_EQ(info["check_forward"]["finite"], true);
 }
 
 TEST(TrainCli, EarlyStoppingHeldOutTimesBf16AndConfigFile) {

@@ -35,8 +35,46 @@ pg::model::ModelBatch random_batch(const pg::model::ModelConfig& c, int64_t b, i
   return batch;
 }
 
+// An encoder directory (`perturbgen pretrain` output): its config, size and,
+// with --check-forward, one encoder pass over random cells.
+void run_encoder_info(const InfoArgs& a, torch::Device device) {
+  const auto enc = pg::model::read_encoder_dir(a.dir);
+  const auto& c = enc.config;
+  pg::model::SourceEncoder encoder(c, device);
+  pg::model::load_parameters(*encoder, enc.weights, pg::model::kEncoderPrefix, a.dir,
+                             encoder->unused_block_prefixes(pg::model::kEncoderPrefix));
+  int64_t params = 0;
+  for (const auto& p : encoder->parameters()) params += p.numel();
+  nlohmann::json j = {{"stage", "encoder"},
+                      {"model", {{"encoder_scmoscf", pg::model::encoder_config_to_json(c)}}},
+                      {"meta", pg::model::model_meta_to_json(enc.meta)},
+                      {"parameters", {{"encoder", params}}}};
+  if (a.check_forward) {
+    torch::NoGradGuard ng;
+    torch::manual_seed(0);
+    const int64_t len = std::min(a.length, c.max_seq_length);
+    auto ids = torch::randint(4, c.vocab_size, {a.cells, len}, torch::kLong);
+    ids.select(1, 0).fill_(2);
+    const bool finite = torch::isfinite(encoder->forward(ids)).all().item<bool>();
+    if (!finite) throw pg::Error(a.dir, "check-forward", "the encoder produced non-finite outputs");
+    j["check_forward"] = {{"device", device.str()}, {"cells", a.cells}, {"tokens", len}, {"finite", finite}};
+  }
+  if (a.json) {
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::cout << "encoder directory " << a.dir << "\n"
+            << "  encoder: d " << c.d_model << ", " << c.num_heads << "x" << c.head_dim << " heads, "
+            << c.num_layers << " blocks, mode " << pg::model::to_string(c.mode) << ", vocabulary "
+            << c.vocab_size << ", " << c.max_seq_length << " positions; " << params << " parameters\n"
+            << "  source vocabulary: " << enc.meta.source_vocab_name << " sha256 "
+            << enc.meta.source_vocab_sha256 << "\n";
+  if (j.contains("check_forward")) std::cout << "  check-forward on " << device.str() << ": finite\n";
+}
+
 void run_info(const InfoArgs& a) {
   const auto device = torch::Device(pg::model::check_device(a.device));
+  if (pg::model::model_dir_stage(a.dir) == "encoder") return run_encoder_info(a, device);
   auto loaded = pg::model::load_model(a.dir, device);
   const auto& c = loaded.contents.config;
   const auto counts = pg::model::count_parameters(*loaded.model);
