@@ -48,7 +48,6 @@ class Adam {
   // Total L2 norm of all gradients.
   double grad_norm() const;
 
-  int64_t steps_taken() const { return step_; }
   const OptimizerOptions& options() const { return options_; }
   // exp_avg.<name>, exp_avg_sq.<name> (CPU copies) and the step count.
   std::map<std::string, torch::Tensor> state() const;

@@ -298,12 +298,16 @@ nlohmann::json run_training(TrainConfig config) {
     r.unigram =
         unigram_log_probs(*r.paired, r.split.train, r.train_times, r.sm.model->config().decoder.vocab_size);
   if (r.cells) r.unigram = unigram_log_probs(*r.cells, r.split.train, r.sm.encoder->config().vocab_size);
-  r.progress->event({{"kind", "start"},
-                     {"message", to_string(c.stage) + " stage: " + std::to_string(r.split.train.size()) +
-                                     " training / " + std::to_string(r.split.val.size()) +
-                                     " validation examples, " + std::to_string(r.steps_per_epoch) +
-                                     " steps per epoch, " + std::to_string(r.dist->world()) + " process(es)" +
-                                     (resumed ? ", resumed at step " + std::to_string(r.state.step) : "")}});
+  r.progress->event(
+      {{"kind", "start"},
+       {"message",
+        to_string(c.stage) + " stage: " + std::to_string(r.split.train.size()) + " training / " +
+            std::to_string(r.split.val.size()) + " validation examples, " +
+            std::to_string(r.steps_per_epoch) + " steps per epoch, " + std::to_string(r.dist->world()) +
+            " process(es)" + (resumed ? ", resumed at step " + std::to_string(r.state.step) : "") +
+            (r.paired && r.paired->skipped_rows() > 0 ? "; " + std::to_string(r.paired->skipped_rows()) +
+                                                            " pairing rows skipped (a needed cell is missing)"
+                                                      : "")}});
   if (!resumed) {
     auto initial = evaluate(r, "initial");
     r.summary["untrained"] = initial;
