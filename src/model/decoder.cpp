@@ -90,7 +90,7 @@ void PerturbGenDecoderImpl::extend(DecoderContext& ctx, const torch::Tensor& par
 
 BuiltContext PerturbGenDecoderImpl::build_context(const torch::Tensor& h_src, const torch::Tensor& src_pad,
                                                   const std::map<int64_t, torch::Tensor>& true_ids, int64_t t,
-                                                  ContextCache* cache) {
+                                                  ContextCache* cache, bool skip_missing) {
   BuiltContext out;
   if (cache && cache->source) {
     out.context = *cache->source;
@@ -106,6 +106,7 @@ BuiltContext PerturbGenDecoderImpl::build_context(const torch::Tensor& h_src, co
   for (int64_t c : times) {
     if (c == t) continue;
     auto it = true_ids.find(c);
+    if (it == true_ids.end() && skip_missing) continue;
     if (it == true_ids.end())
       throw pg::Error("<input>", "context",
                       "the true ids of context time " + std::to_string(c) + " are missing");

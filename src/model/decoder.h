@@ -87,9 +87,11 @@ class PerturbGenDecoderImpl : public torch::nn::Module {
   // entry in true_ids, a pass of the TRUE ids of time c over the context so
   // far, in ascending c. Without context mode only the source is used.
   // `cache` (optional) shares passes between the target times of a batch.
+  // A context time without ids is an error, or, with `skip_missing`, left
+  // out (generation in time order: only the times generated so far exist).
   BuiltContext build_context(const torch::Tensor& h_src, const torch::Tensor& src_pad,
                              const std::map<int64_t, torch::Tensor>& true_ids, int64_t t,
-                             ContextCache* cache = nullptr);
+                             ContextCache* cache = nullptr, bool skip_missing = false);
 
   // Mean of hidden over positions whose decoder-input id is not special
   // (0..3) and not in `excluded` (condition tokens, perturbed ids). A row

@@ -1,6 +1,7 @@
 #include "train/paired_data.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/error.h"
 
@@ -34,7 +35,9 @@ PairedData::PairedData(const pg::store::TokenStore& store, PairedDataOptions opt
   const auto& pairing = store.pairing();
   n_times_ = static_cast<int64_t>(pairing.columns.size()) - 1;
   if (n_times_ < 1) throw pg::Error(where, "pairing table", "has no target column");
-  if (options_.times.empty())
+  if (options_.source_only && !options_.times.empty())
+    throw pg::Error(where, "target times", "cannot be loaded with source_only");
+  if (options_.times.empty() && !options_.source_only)
     for (int64_t t = 1; t <= n_times_; ++t) options_.times.push_back(t);
   for (int64_t t : options_.times)
     if (t < 1 || t > n_times_)
@@ -179,6 +182,20 @@ TrainBatch PairedData::batch(const std::vector<int64_t>& examples) const {
       out.counts[t] = counts;
     }
   }
+  return out;
+}
+
+std::vector<std::string> condition_keys_in_token_order(
+    const std::map<std::string, std::map<std::string, int64_t>>& condition_tokens) {
+  std::vector<std::pair<int64_t, std::string>> keys;
+  for (const auto& [column, values] : condition_tokens) {
+    int64_t first = std::numeric_limits<int64_t>::max();
+    for (const auto& [value, id] : values) first = std::min(first, id);
+    keys.emplace_back(first, column);
+  }
+  std::sort(keys.begin(), keys.end());
+  std::vector<std::string> out;
+  for (const auto& k : keys) out.push_back(k.second);
   return out;
 }
 

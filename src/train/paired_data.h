@@ -32,6 +32,9 @@ struct PairedDataOptions {
   std::vector<std::string> cond_keys;        // categorical obs columns -> prefix condition tokens
   std::vector<std::string> dispersion_keys;  // categorical obs columns -> count-head condition
   bool counts = false;                       // load dense counts (count stage)
+  // Load only the source sentences (`times` must be empty): generation
+  // without ground truth keeps every row that has a source cell.
+  bool source_only = false;
 };
 
 struct TrainBatch {
@@ -65,6 +68,8 @@ class PairedData {
   // Combined dispersion groups ("a|b") and the group of example i.
   const std::vector<std::string>& dispersion_groups() const { return groups_; }
   int64_t dispersion_group(int64_t i) const { return group_of_[static_cast<size_t>(i)]; }
+  // The pairing row of example i (a stable key of the example).
+  int64_t row(int64_t i) const { return rows_[static_cast<size_t>(i)]; }
   // The cell of example i at column c (0 = source, t = target time t).
   int64_t cell(int64_t i, int64_t c) const;
   const pg::store::TokenStore& store() const { return store_; }
@@ -87,6 +92,11 @@ class PairedData {
   int64_t n_times_ = 0, n_genes_ = 0, skipped_ = 0;
   int64_t max_target_length_ = 0, max_source_length_ = 0, first_free_id_ = 4;
 };
+
+// The condition columns of a model in the order their tokens were assigned
+// (the order PairedData needs to give the same ids again).
+std::vector<std::string> condition_keys_in_token_order(
+    const std::map<std::string, std::map<std::string, int64_t>>& condition_tokens);
 
 class CellData {
  public:

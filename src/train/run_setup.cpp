@@ -83,16 +83,8 @@ void setup_data(Run& r) {
       const auto meta = pg::model::read_model_meta(c.from);
       options.max_source_length = mc.encoder.max_seq_length;
       // The condition tokens the decoder was trained with, in id order.
-      std::vector<std::pair<int64_t, std::string>> keys;
-      for (const auto& [column, values] : meta.condition_tokens) {
-        int64_t first = std::numeric_limits<int64_t>::max();
-        for (const auto& [value, id] : values) first = std::min(first, id);
-        keys.emplace_back(first, column);
-      }
-      std::sort(keys.begin(), keys.end());
-      options.cond_keys.clear();
-      for (const auto& k : keys) options.cond_keys.push_back(k.second);
-      const int64_t cap = mc.decoder.max_seq_length - static_cast<int64_t>(keys.size());
+      options.cond_keys = condition_keys_in_token_order(meta.condition_tokens);
+      const int64_t cap = mc.decoder.max_seq_length - static_cast<int64_t>(options.cond_keys.size());
       options.max_length = options.max_length > 0 ? std::min(options.max_length, cap) : cap;
       r.paired = std::make_unique<PairedData>(*r.store, options);
       if (r.paired->condition_tokens() != meta.condition_tokens)

@@ -8,6 +8,8 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -103,6 +105,29 @@ void configure_worker_threads() {
   const int n = std::max(1, std::atoi(local));
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(std::max(1, cores / n));
+}
+
+void run_self(const std::vector<std::string>& args, const std::string& step) {
+  std::vector<std::string> words{"perturbgen"};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw pg::Error(step, "", "fork failed");
+  if (pid == 0) {
+    ::execv("/proc/self/exe", argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw pg::Error(step, "",
+                    "failed (status " +
+                        std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) +
+                        "; its error is above)");
 }
 
 }  // namespace pg::cli

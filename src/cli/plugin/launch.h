@@ -3,6 +3,9 @@
 // LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1, MASTER_PORT a free port).
 #pragma once
 
+#include <string>
+#include <vector>
+
 namespace pg::cli {
 
 // In a process that is not already a worker (WORLD_SIZE unset): starts N
@@ -14,5 +17,9 @@ bool launch_workers(int nproc);
 // In a worker of LOCAL_WORLD_SIZE local processes: gives each its share of
 // the cores, so N workers do not oversubscribe the machine.
 void configure_worker_threads();
+// Runs this program (/proc/self/exe) with `args` as one step of a pipeline,
+// its output going to ours; a failure is a pg::Error naming `step` (the
+// step's own error line is printed above it).
+void run_self(const std::vector<std::string>& args, const std::string& step);
 
 }  // namespace pg::cli

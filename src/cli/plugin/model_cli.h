@@ -13,6 +13,9 @@ std::function<void()> guarded(std::function<void()> body);
 
 void add_import_ckpt(CLI::App& app);  // perturbgen import-ckpt IN.ckpt OUT_DIR
 void add_model_info(CLI::App& app);   // perturbgen model-info MODEL_DIR [--json] [--device D --check-forward]
-void add_train(CLI::App& app);        // perturbgen train --stage mask|count, perturbgen pretrain
+void add_train(CLI::App& app);
+void add_generate(CLI::App& app);              // perturbgen generate --model M --store S -o OUT.h5ad
+void add_benchmark_timepoints(CLI::App& app);  // perturbgen benchmark-timepoints INPUT ... --holdout S -o DIR
+                                               // // perturbgen train --stage mask|count, perturbgen pretrain
 
 }  // namespace pg::cli

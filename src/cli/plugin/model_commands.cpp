@@ -31,4 +31,6 @@ extern "C" __attribute__((visibility("default"))) void perturbgen_model_register
   pg::cli::add_import_ckpt(*app);
   pg::cli::add_model_info(*app);
   pg::cli::add_train(*app);
+  pg::cli::add_generate(*app);
+  pg::cli::add_benchmark_timepoints(*app);
 }

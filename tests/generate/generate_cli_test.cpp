@@ -1,0 +1,172 @@
+// `perturbgen generate` as a user runs it on the LPS time course, with a small
+// model trained in the fixture: the output h5ad (what anndata reads, one row
+// per source cell and time point, no duplicate genes, counts from the count
+// head), determinism across runs, threads and batch sizes, the reference
+// settings, and bad input.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "io/formats.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+pg::test::CommandResult cli(const std::string& args, const std::string& env = "") {
+  return pg::test::run_command(env + " " + pg::test::cli() + " " + args);
+}
+
+std::string quote(const fs::path& p) {
+  return "'" + p.string() + "'";
+}
+
+struct Fixture {
+  fs::path dir, store, model, mask_model;
+};
+
+const Fixture& fixture() {
+  static const Fixture f = [] {
+    Fixture x;
+    x.dir = pg::test::temp_dir();
+    x.store = x.dir / "store";
+    auto r = cli("tokenise " + quote(pg::test::dataset("lps_bmdc_timecourse")) + " -o " + quote(x.store) +
+                 " --time-key grouping --time-order 'LPS#1h,LPS#2h,LPS#4h,LPS#6h' --vocab dataset --genes hvg"
+                 " --n-hvg 300 --obs-keys replicate_batch --seed 7");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    r = cli("pretrain --store " + quote(x.store) + " -o " + quote(x.dir / "encoder") +
+            " --d-model 32 --layers 1 --heads 2 --head-dim 16 --max-length 128 --max-steps 3 --batch-size 16"
+            " --lr 1e-3 --progress none");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    x.mask_model = x.dir / "mask";
+    r = cli("train --stage mask --store " + quote(x.store) + " --encoder " + quote(x.dir / "encoder") +
+            " -o " + quote(x.mask_model) +
+            " --layers 1 --heads 2 --head-dim 8 --max-length 64 --batch-size 8 --max-steps 6 --lr 1e-3"
+            " --progress none");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    x.model = x.dir / "model";
+    r = cli("train --stage count --store " + quote(x.store) + " --from " + quote(x.mask_model) + " -o " +
+            quote(x.model) + " --batch-size 8 --max-steps 4 --lr 1e-3 --progress none");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return x;
+  }();
+  return f;
+}
+
+pg::io::CellMatrix generate(const fs::path& out, const std::string& extra, const std::string& env = "") {
+  const auto& f = fixture();
+  const auto r = cli("generate --model " + quote(f.model) + " --store " + quote(f.store) + " -o " +
+                         quote(out) + " --iterations 8 --overwrite " + extra,
+                     env);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return pg::io::read_h5ad(out.string());
+}
+
+std::vector<std::vector<int>> rankings(const pg::io::CellMatrix& m) {
+  const auto& g = m.obsm.at("gene_ranking");
+  std::vector<std::vector<int>> out(static_cast<size_t>(g.n_rows));
+  for (int64_t i = 0; i < g.n_rows; ++i)
+    for (int64_t k = 0; k < g.n_cols && g.at(i, k) >= 0; ++k)
+      out[static_cast<size_t>(i)].push_back(static_cast<int>(g.at(i, k)));
+  return out;
+}
+
+TEST(GenerateCli, WritesOneCellPerSourceAndTimeWithDistinctGenesAndCounts) {
+  const auto dir = pg::test::temp_dir();
+  const auto m = generate(dir / "gen.h5ad", "--seed 3");
+  // 82 source cells (1 h) x the 3 later time points, 300 count genes.
+  ASSERT_EQ(m.n_cells(), 82 * 3);
+  ASSERT_EQ(m.n_genes(), 300);
+  const auto* time = m.obs.find("time_point");
+  ASSERT_NE(time, nullptr);
+  EXPECT_EQ(time->categories, (std::vector<std::string>{"LPS#2h", "LPS#4h", "LPS#6h"}));
+  for (const char* col : {"source_cell", "target_cell", "pairing_row", "replicate_batch"})
+    EXPECT_NE(m.obs.find(col), nullptr) << col;
+  EXPECT_EQ(m.obsm.at("X_perturbgen").n_cols, 32);
+  EXPECT_EQ(m.uns["perturbgen"]["time_key"], "grouping");
+  EXPECT_EQ(m.uns["perturbgen"]["train_time_points"].size(), 3u);
+  // Sampled lengths lie in the range of the training cells' lengths (capped at 64).
+  for (const auto& genes : rankings(m)) {
+    ASSERT_GE(genes.size(), 1u);
+    EXPECT_LE(genes.size(), 64u);
+    EXPECT_EQ(std::set<int>(genes.begin(), genes.end()).size(), genes.size()) << "a gene appears twice";
+    for (int g : genes) EXPECT_TRUE(g >= 0 && g < 300);
+  }
+  // Counts: non-negative, finite, a positive library for every cell.
+  ASSERT_EQ(m.X.n_rows, m.n_cells());
+  for (float v : m.X.data) EXPECT_TRUE(std::isfinite(v) && v >= 0);
+  for (int64_t i = 0; i < m.X.n_rows; ++i)
+    EXPECT_GT(m.X.indptr[static_cast<size_t>(i) + 1], m.X.indptr[static_cast<size_t>(i)]);
+  // What anndata itself reads.
+  const auto py = pg::test::run_command(pg::test::python() + " " +
+                                        quote(pg::test::source_dir() / "tests/python/anndata_check.py") +
+                                        " " + quote(dir / "gen.h5ad"));
+  ASSERT_EQ(py.exit_code, 0) << py.output;
+  const auto j = nlohmann::json::parse(py.output);
+  EXPECT_EQ(j["shape"], (std::vector<int>{246, 300}));
+  EXPECT_EQ(j["obsm"]["gene_ranking"]["shape"][0], 246);
+}
+
+TEST(GenerateCli, SameSeedSameCellsWhateverTheThreadsOrBatches) {
+  const auto dir = pg::test::temp_dir();
+  const auto a = generate(dir / "a.h5ad", "--seed 5 --time-points 'LPS#2h' 3", "OMP_NUM_THREADS=1");
+  const auto b =
+      generate(dir / "b.h5ad", "--seed 5 --time-points 'LPS#2h' 3 --batch-size 5", "OMP_NUM_THREADS=2");
+  const auto c = generate(dir / "c.h5ad", "--seed 6 --time-points 'LPS#2h' 3");
+  const auto ra = rankings(a), rb = rankings(b), rc = rankings(c);
+  ASSERT_EQ(ra.size(), 164u);
+  int same = 0;
+  for (size_t i = 0; i < ra.size(); ++i) same += ra[i] == rb[i];
+  EXPECT_EQ(same, 164) << "cells whose genes changed with threads/batch size: " << 164 - same;
+  int same_c = 0;
+  for (size_t i = 0; i < ra.size(); ++i) same_c += ra[i] == rc[i];
+  EXPECT_LT(same_c, 20) << "another seed should give other cells";
+  const auto again = generate(dir / "a2.h5ad", "--seed 5 --time-points 'LPS#2h' 3", "OMP_NUM_THREADS=1");
+  EXPECT_EQ(again.X.data, a.X.data);
+  EXPECT_EQ(rankings(again), ra);
+}
+
+TEST(GenerateCli, ReferenceSettingsUseTheTrueCells) {
+  const auto dir = pg::test::temp_dir();
+  const auto m =
+      generate(dir / "ref.h5ad",
+               "--demasking reference --length truth --context truth --library observed --counts mu "
+               "--time-points 3");
+  const auto truth = generate(dir / "truth.h5ad", "--length truth --context truth --time-points 3");
+  // --length truth: each generated cell has as many genes as its true cell (capped at 64).
+  const auto store = pg::io::read_h5ad((dir / "truth.h5ad").string());
+  const auto r = rankings(truth);
+  const auto* target = truth.obs.find("target_cell");
+  ASSERT_NE(target, nullptr);
+  for (const auto& s : target->strings) EXPECT_FALSE(s.empty());
+  for (const auto& genes : r) EXPECT_LE(genes.size(), 64u);
+  EXPECT_EQ(m.n_cells(), 82);
+  EXPECT_EQ(m.uns["perturbgen"]["settings"]["demasking"], "reference");
+}
+
+TEST(GenerateCli, BadInputIsOneLine) {
+  const auto dir = pg::test::temp_dir();
+  const auto& f = fixture();
+  auto r = cli("generate --model " + quote(f.model) + " --store " + quote(f.store) + " -o " +
+               quote(dir / "x.h5ad") + " --time-points 9h");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("time point '9h'"), std::string::npos) << r.output;
+  r = cli("generate --model " + quote(f.model) + " --store " + quote(f.store) + " -o " +
+          quote(dir / "x.h5ad") + " --length fixed");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--fixed-length"), std::string::npos) << r.output;
+  r = cli("generate --model " + quote(dir / "missing") + " --store " + quote(f.store) + " -o " +
+          quote(dir / "x.h5ad"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_FALSE(fs::exists(dir / "x.h5ad"));
+  // An existing output is kept unless --overwrite.
+  { std::ofstream(dir / "keep.h5ad") << "mine"; }
+  r = cli("generate --model " + quote(f.model) + " --store " + quote(f.store) + " -o " +
+          quote(dir / "keep.h5ad"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(pg::test::read_text(dir / "keep.h5ad"), "mine");
+}
+
+}  // namespace
