@@ -12,5 +12,6 @@ void add_convert(CLI::App& app);
 void add_medians(CLI::App& app);
 void add_tokenise(CLI::App& app);
 void add_store_info(CLI::App& app);
+void add_evaluate(CLI::App& app);
 
 }  // namespace pg::cli

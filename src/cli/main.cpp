@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   pg::cli::add_medians(app);
   pg::cli::add_tokenise(app);
   pg::cli::add_store_info(app);
+  pg::cli::add_evaluate(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     std::string why;

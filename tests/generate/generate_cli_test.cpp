@@ -5,8 +5,11 @@
 // settings, and bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "io/formats.h"
 #include "test_support.h"
@@ -167,6 +170,52 @@ TEST(GenerateCli, BadInputIsOneLine) {
           quote(dir / "keep.h5ad"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(pg::test::read_text(dir / "keep.h5ad"), "mine");
+}
+
+// The held-out time point task end to end on LPS (tiny model): the table has
+// the model and every baseline that applies to an interpolated time point,
+// scored against all 162 cells of the held-out time point.
+TEST(BenchmarkTimepoints, InterpolationTableHasTheModelAndTheBaselines) {
+  const auto dir = pg::test::temp_dir();
+  const std::string data = quote(pg::test::dataset("lps_bmdc_timecourse"));
+  auto r =
+      cli("benchmark-timepoints " + data +
+          " --time-key grouping --time-order 'LPS#1h,LPS#2h,LPS#4h,LPS#6h' --holdout 'LPS#4h' -o " +
+          quote(dir / "out") +
+          " --n-hvg 200 --max-length 64 --d-model 32 --layers 1 --heads 2 --head-dim 8 --pretrain-epochs 1"
+          " --epochs 2 --count-epochs 2 --iterations 6 --batch-size 16");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // The model never saw the held-out time point.
+  const auto gen = pg::io::read_h5ad((dir / "out" / "generated.h5ad").string());
+  EXPECT_EQ(gen.uns["perturbgen"]["train_time_points"], nlohmann::json({"LPS#2h", "LPS#6h"}));
+  std::ifstream in(dir / "out" / "table.tsv");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "method\ttime_point\tgroup\tmetric\tvalue\tn_pred\tn_true");
+  std::set<std::string> methods;
+  int e_distance_rows = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string w; std::getline(ss, w, '\t');) f.push_back(w);
+    ASSERT_EQ(f.size(), 7u) << line;
+    methods.insert(f[0]);
+    EXPECT_EQ(f[1], "LPS#4h");
+    if (f[3] == "e_distance_pca") {
+      ++e_distance_rows;
+      EXPECT_TRUE(std::isfinite(std::stod(f[4]))) << line;
+      EXPECT_EQ(f[6], "162") << line;
+    }
+  }
+  EXPECT_EQ(methods, (std::set<std::string>{"perturbgen", "copy_source", "nearest_time", "linear_interp",
+                                            "ot_interp"}));
+  EXPECT_EQ(e_distance_rows, 5);
+  // The source state cannot be held out.
+  r = cli("benchmark-timepoints " + data +
+          " --time-key grouping --time-order 'LPS#1h,LPS#2h,LPS#4h' --holdout 'LPS#1h' -o " +
+          quote(dir / "bad"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--holdout"), std::string::npos) << r.output;
 }
 
 }  // namespace
