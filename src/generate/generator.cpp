@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/random.h"
+#include "model/autocast.h"
 #include "train/paired_data.h"
 
 namespace pg::generate {
@@ -139,6 +140,7 @@ Scoring parse_scoring(const std::string& s) {
 GenerationOutput generate(pg::model::PerturbGenModelImpl& model, const pg::model::ModelMeta& meta,
                           const pg::store::TokenStore& store, const GenerateOptions& o) {
   torch::NoGradGuard no_grad;
+  pg::model::Bf16Autocast autocast(o.bf16, model.device());
   const auto& config = model.config();
   const std::string where = store.dir().string();
   if (!meta.source_vocab_sha256.empty()) store.check_vocabulary(meta.source_vocab_sha256, "the model");

@@ -50,6 +50,7 @@ struct GenerateOptions {
   CountOutput counts = CountOutput::mean;
   uint64_t seed = 0;
   int64_t batch_size = 32;
+  bool bf16 = false;          // bf16 autocast of the model (sampling and scores stay float32)
   std::vector<int64_t> rows;  // pairing rows to generate for; empty: all with a source cell
 };
 

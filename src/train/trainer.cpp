@@ -1,9 +1,9 @@
 #include "train/trainer.h"
 
-#include <ATen/autocast_mode.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "io/safetensors.h"
+#include "model/autocast.h"
 #include "model/model_dir.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
@@ -34,25 +35,6 @@ using detail::Run;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// bf16 autocast on the model's device for the scope (a no-op when off).
-class Autocast {
- public:
-  Autocast(bool on, torch::Device device) : on_(on), type_(device.type()) {
-    if (!on_) return;
-    at::autocast::set_autocast_enabled(type_, true);
-    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
-  }
-  ~Autocast() {
-    if (!on_) return;
-    at::autocast::set_autocast_enabled(type_, false);
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool on_;
-  c10::DeviceType type_;
-};
 
 LocalBatch load_batch(const Run& r, std::vector<int64_t> rows) {
   LocalBatch b;
@@ -82,7 +64,7 @@ StepResult train_step(Run& r, const LocalBatch& b) {
   LossTerms terms;
   torch::Tensor padded;  // the step's padded input (pretrain: cells; mask: time t)
   if (!b.rows.empty()) {
-    Autocast autocast(r.c.bf16, r.device);
+    pg::model::Bf16Autocast autocast(r.c.bf16, r.device);
     if (r.c.stage == Stage::pretrain) {
       terms = pretrain_loss(*r.sm.encoder, b.cells, b.rows, r.c.seed, step, r.schedule);
       padded = b.cells;
@@ -290,6 +272,20 @@ nlohmann::json run_training(TrainConfig config) {
   }
   if (r.main() && !resumed)
     write_atomically(run_json, [&](const fs::path& tmp) { std::ofstream(tmp) << resolved.dump(2) << "\n"; });
+  // split.json: the pairing rows of each split, so later commands (generate
+  // --split validation) can reproduce a held-out evaluation exactly.
+  if (r.main() && r.paired) {
+    auto rows = [&](const std::vector<int64_t>& examples) {
+      std::vector<int64_t> out;
+      for (int64_t e : examples) out.push_back(r.paired->row(e));
+      std::sort(out.begin(), out.end());
+      return out;
+    };
+    const nlohmann::json split = {
+        {"train", rows(r.split.train)}, {"validation", rows(r.split.val)}, {"test", rows(r.split.test)}};
+    write_atomically(r.run_dir / "split.json",
+                     [&](const fs::path& tmp) { std::ofstream(tmp) << split.dump() << "\n"; });
+  }
 
   r.progress = std::make_unique<Progress>(c.progress, r.main() ? r.run_dir / "metrics.jsonl" : fs::path(),
                                           r.total_steps, resumed);

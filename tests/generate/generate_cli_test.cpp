@@ -5,6 +5,7 @@
 // settings, and bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -147,6 +148,23 @@ TEST(GenerateCli, ReferenceSettingsUseTheTrueCells) {
   for (const auto& genes : r) EXPECT_LE(genes.size(), 64u);
   EXPECT_EQ(m.n_cells(), 82);
   EXPECT_EQ(m.uns["perturbgen"]["settings"]["demasking"], "reference");
+}
+
+// --split validation: exactly the pairs the count stage's run validated on.
+TEST(GenerateCli, SplitSelectsTheTrainingRunsValidationPairs) {
+  const auto dir = pg::test::temp_dir();
+  std::ifstream in(fs::path(fixture().model.string() + ".run") / "split.json");
+  ASSERT_TRUE(in.good());
+  const auto split = nlohmann::json::parse(in);
+  const auto val = split["validation"].get<std::vector<int64_t>>();
+  ASSERT_FALSE(val.empty());
+  EXPECT_EQ(val.size() + split["train"].size() + split["test"].size(), 82u);
+  const auto m = generate(dir / "val.h5ad", "--split validation --time-points 1");
+  const auto* rows = m.obs.find("pairing_row");
+  ASSERT_NE(rows, nullptr);
+  std::vector<int64_t> got(rows->ints.begin(), rows->ints.end());
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, val);
 }
 
 TEST(GenerateCli, BadInputIsOneLine) {

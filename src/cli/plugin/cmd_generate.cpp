@@ -3,6 +3,7 @@
 // (generate/maskgit.h), written as one AnnData file (generate/output.h).
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "cli/plugin/model_cli.h"
@@ -20,7 +21,7 @@ struct GenerateArgs {
   std::string model, store, output, device = "cpu";
   std::vector<std::string> time_points;
   std::string demasking = "maskgit", scoring = "topk-margin", schedule = "pow";
-  std::string length = "sampled", context = "generated", library = "median", counts = "mean";
+  std::string length = "sampled", context = "generated", library = "median", counts = "mean", split = "all";
   bool overwrite = false;
   pg::generate::GenerateOptions options;
 };
@@ -48,6 +49,23 @@ std::vector<int64_t> parse_times(const std::vector<std::string>& given,
   return out;
 }
 
+// The pairing rows of one split of the model's training run (RUN_DIR/split.json).
+std::vector<int64_t> split_rows(const pg::model::ModelMeta& meta, const std::string& model,
+                                const std::string& split) {
+  const std::string run_dir = meta.provenance.value("run_dir", "");
+  if (run_dir.empty())
+    throw pg::Error(model, "provenance.run_dir", "missing: --split needs the model's training run directory");
+  const auto file = std::filesystem::path(run_dir) / "split.json";
+  std::ifstream in(file);
+  if (!in) throw pg::Error(file.string(), "", "cannot be read (--split needs the training run's split)");
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains(split) || !j[split].is_array())
+    throw pg::Error(file.string(), split, "missing or not a list of pairing rows");
+  const auto rows = j[split].get<std::vector<int64_t>>();
+  if (rows.empty()) throw pg::Error(file.string(), split, "is empty: the training run had no such examples");
+  return rows;
+}
+
 void run_generate(GenerateArgs& a) {
   namespace fs = std::filesystem;
   if (fs::exists(a.output) && !a.overwrite)
@@ -68,6 +86,7 @@ void run_generate(GenerateArgs& a) {
     throw pg::Error(a.store, "pairing table", "missing: generation starts from paired source cells");
   o.times = parse_times(a.time_points, store.pairing().columns, a.store);
   auto loaded = pg::model::load_model(a.model, device);
+  if (a.split != "all") o.rows = split_rows(loaded.contents.meta, a.model, a.split);
   if (!loaded.model->count_head)
     std::cerr << "perturbgen: note: " << a.model << " has no count head (mask stage): X holds no counts\n";
   const auto t0 = std::chrono::steady_clock::now();
@@ -88,6 +107,8 @@ void run_generate(GenerateArgs& a) {
                              {"context", a.context},
                              {"library", a.library},
                              {"counts", a.counts},
+                             {"bf16", o.bf16},
+                             {"split", a.split},
                              {"decoder_calls", out.decoder_calls},
                              {"seconds", seconds}};
   const auto cells = pg::generate::generated_cells(out, store, loaded.model->config(), settings);
@@ -140,10 +161,16 @@ void add_generate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--counts", a->counts, "X: mean, mu (the reference's rho*l) or sample")
       ->capture_default_str();
+  cmd->add_option("--split", a->split,
+                  "Source cells: all, or the train / validation / test pairs of the model's training run")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"all", "train", "validation", "test"}));
   cmd->add_option("--batch-size", o.batch_size, "Cells per batch")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--device", a->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_flag("--bf16", o.bf16,
+                "bf16 autocast of the model (about 2-3x faster matrix products on CPUs with avx512_bf16)");
   cmd->add_flag("--overwrite", a->overwrite, "Replace an existing output file");
   cmd->callback(guarded([a] { run_generate(*a); }));
 }
