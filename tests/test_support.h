@@ -162,4 +162,14 @@ inline CommandResult run_command(const std::string& command) {
   return r;
 }
 
+// A path single-quoted for the shell (test paths hold no quote).
+inline std::string quote(const std::filesystem::path& p) {
+  return "'" + p.string() + "'";
+}
+
+// The perturbgen CLI with `args`; `env` (e.g. "OMP_NUM_THREADS=1") precedes it.
+inline CommandResult run_cli(const std::string& args, const std::string& env = "") {
+  return run_command(env + " " + cli() + " " + args);
+}
+
 }  // namespace pg::test

@@ -11,13 +11,8 @@ using pg::test::run_command;
 
 namespace {
 
-std::string quote(const fs::path& p) {
-  return "'" + p.string() + "'";
-}
-
-pg::test::CommandResult cli(const std::string& args) {
-  return run_command(pg::test::cli() + " " + args);
-}
+using pg::test::quote;
+using pg::test::run_cli;
 
 size_t line_count(const std::string& s) {
   size_t n = static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
@@ -28,20 +23,20 @@ size_t line_count(const std::string& s) {
 }  // namespace
 
 TEST(Cli, VersionAndHelp) {
-  auto r = cli("--version");
+  auto r = run_cli("--version");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("perturbgen 0."), std::string::npos);
   for (const char* cmd : {"info", "convert"}) {
-    auto h = cli(std::string(cmd) + " --help");
+    auto h = run_cli(std::string(cmd) + " --help");
     EXPECT_EQ(h.exit_code, 0) << cmd;
     EXPECT_NE(h.output.find("Usage"), std::string::npos) << cmd;
   }
-  EXPECT_NE(cli("").exit_code, 0);
-  EXPECT_NE(cli("no-such-command").exit_code, 0);
+  EXPECT_NE(run_cli("").exit_code, 0);
+  EXPECT_NE(run_cli("no-such-command").exit_code, 0);
 }
 
 TEST(Cli, InfoDescribesAnH5ad) {
-  auto r = cli("info " + quote(pg::test::fixture("hsmm_small.h5ad")));
+  auto r = run_cli("info " + quote(pg::test::fixture("hsmm_small.h5ad")));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("60 cells x 300 genes"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("csr float32"), std::string::npos) << r.output;
@@ -52,7 +47,7 @@ TEST(Cli, InfoDescribesAnH5ad) {
 }
 
 TEST(Cli, InfoJsonOnRawCounts) {
-  auto r = cli("info --json " + quote(pg::test::fixture("pbmc_small_mtx")));
+  auto r = run_cli("info --json " + quote(pg::test::fixture("pbmc_small_mtx")));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto j = nlohmann::json::parse(r.output);
   EXPECT_EQ(j["format"], "10x-mtx");
@@ -66,12 +61,12 @@ TEST(Cli, BadInputsGiveOneLineAndNonZeroExit) {
   for (const auto& name :
        {"empty.h5ad", "not_hdf5.h5ad", "truncated.h5ad", "indices_negative.h5ad", "indices_out_of_range.h5ad",
         "indptr_not_monotone.h5ad", "shape_mismatch.h5ad", "mtx_fewer_entries_than_header"}) {
-    auto r = cli("convert " + quote(bad / name) + " " + quote(pg::test::temp_dir() / "out.h5ad"));
+    auto r = run_cli("convert " + quote(bad / name) + " " + quote(pg::test::temp_dir() / "out.h5ad"));
     EXPECT_EQ(r.exit_code, 1) << name << ": " << r.output;
     EXPECT_EQ(line_count(r.output), 1u) << name << ": " << r.output;
     EXPECT_NE(r.output.find(name), std::string::npos) << "error must name the file: " << r.output;
   }
-  auto missing = cli("info /nonexistent/file.h5ad");
+  auto missing = run_cli("info /nonexistent/file.h5ad");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_EQ(line_count(missing.output), 1u) << missing.output;
 }
@@ -79,10 +74,10 @@ TEST(Cli, BadInputsGiveOneLineAndNonZeroExit) {
 TEST(Cli, ConvertRoundTripsThroughEveryFormat) {
   const auto dir = pg::test::temp_dir();
   const auto src = pg::test::fixture("pbmc_small_mtx");
-  ASSERT_EQ(cli("convert " + quote(src) + " " + quote(dir / "a.h5ad")).exit_code, 0);
-  ASSERT_EQ(cli("convert " + quote(dir / "a.h5ad") + " " + quote(dir / "b.loom")).exit_code, 0);
-  ASSERT_EQ(cli("convert " + quote(dir / "b.loom") + " " + quote(dir / "c.h5")).exit_code, 0);
-  auto r = cli("convert " + quote(dir / "c.h5") + " " + quote(dir / "d"));
+  ASSERT_EQ(run_cli("convert " + quote(src) + " " + quote(dir / "a.h5ad")).exit_code, 0);
+  ASSERT_EQ(run_cli("convert " + quote(dir / "a.h5ad") + " " + quote(dir / "b.loom")).exit_code, 0);
+  ASSERT_EQ(run_cli("convert " + quote(dir / "b.loom") + " " + quote(dir / "c.h5")).exit_code, 0);
+  auto r = run_cli("convert " + quote(dir / "c.h5") + " " + quote(dir / "d"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
   const auto a = pg::io::read_any(src.string());
@@ -99,13 +94,13 @@ TEST(Cli, ConvertNeverOverwritesInputOrExistingOutput) {
   const auto dir = pg::test::temp_dir();
   fs::copy_file(pg::test::fixture("hsmm_small.h5ad"), dir / "in.h5ad");
   const auto size = fs::file_size(dir / "in.h5ad");
-  auto same = cli("convert --overwrite " + quote(dir / "in.h5ad") + " " + quote(dir / "in.h5ad"));
+  auto same = run_cli("convert --overwrite " + quote(dir / "in.h5ad") + " " + quote(dir / "in.h5ad"));
   EXPECT_EQ(same.exit_code, 1);
   EXPECT_NE(same.output.find("input"), std::string::npos) << same.output;
   EXPECT_EQ(fs::file_size(dir / "in.h5ad"), size);
 
   std::ofstream(dir / "out.loom") << "keep";
-  auto exists = cli("convert " + quote(dir / "in.h5ad") + " " + quote(dir / "out.loom"));
+  auto exists = run_cli("convert " + quote(dir / "in.h5ad") + " " + quote(dir / "out.loom"));
   EXPECT_EQ(exists.exit_code, 1);
   EXPECT_NE(exists.output.find("--overwrite"), std::string::npos) << exists.output;
   EXPECT_EQ(fs::file_size(dir / "out.loom"), 4u);
@@ -113,11 +108,11 @@ TEST(Cli, ConvertNeverOverwritesInputOrExistingOutput) {
 
 TEST(Cli, UnknownOutputFormatIsAnError) {
   const auto dir = pg::test::temp_dir();
-  auto r = cli("convert " + quote(pg::test::fixture("hsmm_small.h5ad")) + " " + quote(dir / "x.csv"));
+  auto r = run_cli("convert " + quote(pg::test::fixture("hsmm_small.h5ad")) + " " + quote(dir / "x.csv"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find(".csv"), std::string::npos) << r.output;
   auto r2 =
-      cli("convert --to parquet " + quote(pg::test::fixture("hsmm_small.h5ad")) + " " + quote(dir / "x"));
+      run_cli("convert --to parquet " + quote(pg::test::fixture("hsmm_small.h5ad")) + " " + quote(dir / "x"));
   EXPECT_EQ(r2.exit_code, 1);
   EXPECT_NE(r2.output.find("parquet"), std::string::npos) << r2.output;
 }
@@ -136,10 +131,10 @@ TEST(Cli, CoreCommandsNeverLoadTheLibtorchPlugin) {
   EXPECT_NE(r.output.find("cannot load the libtorch plugin /nonexistent/libperturbgen_model.so"),
             std::string::npos)
       << r.output;
-  r = cli("device");
+  r = run_cli("device");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.rfind("libtorch 2.", 0), 0u) << r.output;
-  EXPECT_NE(cli("--version").output.find("libtorch 2."), std::string::npos);
+  EXPECT_NE(run_cli("--version").output.find("libtorch 2."), std::string::npos);
 #else
   EXPECT_NE(r.output.find("this build has no libtorch"), std::string::npos) << r.output;
 #endif

@@ -17,13 +17,8 @@ using pg::io::CsrMatrix;
 
 namespace {
 
-std::string quote(const fs::path& p) {
-  return "'" + p.string() + "'";
-}
-
-pg::test::CommandResult cli(const std::string& args) {
-  return pg::test::run_command(pg::test::cli() + " " + args);
-}
+using pg::test::quote;
+using pg::test::run_cli;
 
 CsrMatrix csr(int64_t cols, const std::vector<std::vector<std::pair<int32_t, float>>>& rows) {
   return pg::test::csr_from_rows(cols, rows);
@@ -67,8 +62,8 @@ TEST(MediansCli, TwoFilesGiveTheHandComputedTable) {
   const fs::path dir = pg::test::temp_dir();
   write_inputs(dir);
   const fs::path out = dir / "medians.tsv";
-  auto r = cli("medians " + quote(dir / "a.h5ad") + " " + quote(dir / "b") + " -o " + quote(out) +
-               " --chunk-cells 2");
+  auto r = run_cli("medians " + quote(dir / "a.h5ad") + " " + quote(dir / "b") + " -o " + quote(out) +
+                   " --chunk-cells 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(pg::test::read_text(out), kExpected);
   EXPECT_NE(r.output.find("2 files, 6 cells, 5 genes: 4 with a median, 1 never non-zero (left out: g5)"),
@@ -79,8 +74,8 @@ TEST(MediansCli, TwoFilesGiveTheHandComputedTable) {
 
   // So few values stay single points in the digests: the same table, and an
   // existing output is replaced.
-  r = cli("medians " + quote(dir / "a.h5ad") + " " + quote(dir / "b") + " -o " + quote(out) +
-          " --streaming --compression 50");
+  r = run_cli("medians " + quote(dir / "a.h5ad") + " " + quote(dir / "b") + " -o " + quote(out) +
+              " --streaming --compression 50");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(pg::test::read_text(out), kExpected);
   EXPECT_NE(r.output.find("t-digest medians (compression 50)"), std::string::npos) << r.output;
@@ -93,10 +88,10 @@ TEST(MediansCli, LayerHoldsTheCounts) {
   m.layers["counts"] = csr(2, {{{0, 1}, {1, 4}}, {{0, 3}, {1, 1}}});  // x {2000, 7500} y {8000, 2500}
   pg::io::write_h5ad(m, (dir / "l.h5ad").string());
   const fs::path out = dir / "m.tsv";
-  auto r = cli("medians " + quote(dir / "l.h5ad") + " --layer counts -o " + quote(out));
+  auto r = run_cli("medians " + quote(dir / "l.h5ad") + " --layer counts -o " + quote(out));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(pg::test::read_text(out), "x\t4750\ny\t5250\n");
-  r = cli("medians " + quote(dir / "l.h5ad") + " --layer nope -o " + quote(out));
+  r = run_cli("medians " + quote(dir / "l.h5ad") + " --layer nope -o " + quote(out));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("layers/nope: no such layer"), std::string::npos) << r.output;
 }
@@ -105,7 +100,7 @@ TEST(MediansCli, BadInputIsOneLineAndNoOutput) {
   const fs::path dir = pg::test::temp_dir();
   const fs::path out = dir / "out.tsv";
   const fs::path neg = pg::test::fixture("bpcells/mini_mat_int_64_neg.anndata-v0.12.6.h5ad");
-  auto r = cli("medians " + quote(neg) + " -o " + quote(out));
+  auto r = run_cli("medians " + quote(neg) + " -o " + quote(out));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
   EXPECT_NE(r.output.find("perturbgen: error: " + neg.string() + ": X: value -"), std::string::npos)
@@ -114,14 +109,14 @@ TEST(MediansCli, BadInputIsOneLineAndNoOutput) {
   EXPECT_FALSE(fs::exists(out));
 
   write_inputs(dir);
-  r = cli("medians " + quote(dir / "a.h5ad") + " -o " + quote(out) + " --exact --streaming");
+  r = run_cli("medians " + quote(dir / "a.h5ad") + " -o " + quote(out) + " --exact --streaming");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("excludes"), std::string::npos) << r.output;
-  r = cli("medians " + quote(dir / "a.h5ad") + " -o " + quote(out) + " --compression 3");
+  r = run_cli("medians " + quote(dir / "a.h5ad") + " -o " + quote(out) + " --compression 3");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_FALSE(fs::exists(out));
   // The output may not be one of the inputs.
-  r = cli("medians " + quote(dir / "a.h5ad") + " -o " + quote(dir / "a.h5ad"));
+  r = run_cli("medians " + quote(dir / "a.h5ad") + " -o " + quote(dir / "a.h5ad"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NO_THROW(pg::io::read_h5ad((dir / "a.h5ad").string()));
 }

@@ -12,9 +12,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-pg::test::CommandResult cli(const std::string& args) {
-  return pg::test::run_command(pg::test::cli() + " " + args);
-}
+using pg::test::quote;
+using pg::test::run_cli;
 
 std::string lps() {
   return "'" + pg::test::dataset("lps_bmdc_timecourse").string() + "'";
@@ -28,7 +27,7 @@ const char* kLpsFlags =
 
 TEST(TokeniseCli, FlagsAndConfigFileGiveTheSameStore) {
   const fs::path dir = pg::test::temp_dir();
-  auto r = cli("tokenise " + lps() + " -o '" + (dir / "flags").string() + "'" + kLpsFlags);
+  auto r = run_cli("tokenise " + lps() + " -o '" + (dir / "flags").string() + "'" + kLpsFlags);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("tokenised 390 of 390 cells"), std::string::npos) << r.output;
 
@@ -36,8 +35,8 @@ TEST(TokeniseCli, FlagsAndConfigFileGiveTheSameStore) {
                                      "time-order = [\"LPS#1h\", \"LPS#2h\", \"LPS#4h\", \"LPS#6h\"]\n"
                                      "vocab = \"dataset\"\ngenes = \"hvg\"\nn-hvg = 300\n"
                                      "pairing = \"stratified\"\ngroup-key = \"replicate_batch\"\nseed = 7\n";
-  r = cli("tokenise " + lps() + " -o '" + (dir / "config").string() + "' --config '" +
-          (dir / "tok.toml").string() + "'");
+  r = run_cli("tokenise " + lps() + " -o '" + (dir / "config").string() + "' --config '" +
+              (dir / "tok.toml").string() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
   const auto a = pg::store::TokenStore::open(dir / "flags");
@@ -59,15 +58,15 @@ TEST(TokeniseCli, FlagsAndConfigFileGiveTheSameStore) {
 TEST(TokeniseCli, StoreInfoReportsStatesVocabularyAndOneCell) {
   const fs::path dir = pg::test::temp_dir();
   const std::string store = "'" + (dir / "s").string() + "'";
-  ASSERT_EQ(cli("tokenise " + lps() + " -o " + store + kLpsFlags).exit_code, 0);
-  auto r = cli("store-info " + store);
+  ASSERT_EQ(run_cli("tokenise " + lps() + " -o " + store + kLpsFlags).exit_code, 0);
+  auto r = run_cli("store-info " + store);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("cells: 390"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("LPS#1h=82 LPS#2h=72 LPS#4h=162 LPS#6h=74"), std::string::npos) << r.output;
   const auto s = pg::store::TokenStore::open(dir / "s");
   EXPECT_NE(r.output.find(s.schema().vocabulary_hash), std::string::npos);
 
-  r = cli("store-info " + store + " --cell 5");
+  r = run_cli("store-info " + store + " --cell 5");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::vector<uint32_t> tokens;
   s.tokens(5, tokens);
@@ -76,7 +75,7 @@ TEST(TokeniseCli, StoreInfoReportsStatesVocabularyAndOneCell) {
   EXPECT_NE(r.output.find("\n1\t" + std::to_string(tokens[1]) + "\t" + top.gene_id + "\t"), std::string::npos)
       << r.output;
 
-  r = cli("store-info " + store + " --pairing-tsv '" + (dir / "pairs.tsv").string() + "'");
+  r = run_cli("store-info " + store + " --pairing-tsv '" + (dir / "pairs.tsv").string() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream in(dir / "pairs.tsv");
   int64_t lines = 0;
@@ -94,33 +93,33 @@ TEST(TokeniseCli, ErrorsAreOneLineAndLeaveNoStore) {
         std::string(" --time-key grouping --time-order LPS#1h,LPS#2h --layer counts"),
         std::string(" --time-key grouping --time-order LPS#1h,LPS#2h --pairing mapping --group-key grouping "
                     "--mapping-file /nonexistent.csv")}) {
-    const auto r = cli("tokenise " + lps() + out + args);
+    const auto r = run_cli("tokenise " + lps() + out + args);
     EXPECT_EQ(r.exit_code, 1) << args << "\n" << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
     EXPECT_EQ(r.output.rfind("perturbgen: error: ", 0), 0u) << r.output;
   }
   EXPECT_FALSE(fs::exists(dir / "s"));
-  const auto r = cli("store-info '" + (dir / "none").string() + "'");
+  const auto r = run_cli("store-info '" + (dir / "none").string() + "'");
   EXPECT_EQ(r.exit_code, 1);
 }
 
 TEST(TokeniseCli, AnExistingOutputIsReplacedOnlyWithOverwrite) {
   const fs::path dir = pg::test::temp_dir();
   const std::string store = " -o '" + (dir / "s").string() + "'";
-  ASSERT_EQ(cli("tokenise " + lps() + store + kLpsFlags).exit_code, 0);
-  auto r = cli("tokenise " + lps() + store +
-               std::string(kLpsFlags).replace(std::string(kLpsFlags).find("300"), 3, "200"));
+  ASSERT_EQ(run_cli("tokenise " + lps() + store + kLpsFlags).exit_code, 0);
+  auto r = run_cli("tokenise " + lps() + store +
+                   std::string(kLpsFlags).replace(std::string(kLpsFlags).find("300"), 3, "200"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("already exists; pass --overwrite"), std::string::npos) << r.output;
   EXPECT_EQ(pg::store::TokenStore::open(dir / "s").genes().size(), 300u);  // untouched
-  r = cli("tokenise " + lps() + store +
-          std::string(kLpsFlags).replace(std::string(kLpsFlags).find("300"), 3, "200") + " --overwrite");
+  r = run_cli("tokenise " + lps() + store +
+              std::string(kLpsFlags).replace(std::string(kLpsFlags).find("300"), 3, "200") + " --overwrite");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(pg::store::TokenStore::open(dir / "s").genes().size(), 200u);
   // A folder that is not a token store is never replaced.
   fs::create_directories(dir / "mine");
   std::ofstream(dir / "mine" / "notes.txt") << "keep me";
-  r = cli("tokenise " + lps() + " -o '" + (dir / "mine").string() + "'" + kLpsFlags + " --overwrite");
+  r = run_cli("tokenise " + lps() + " -o '" + (dir / "mine").string() + "'" + kLpsFlags + " --overwrite");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(fs::exists(dir / "mine" / "notes.txt"));
 }

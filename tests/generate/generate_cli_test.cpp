@@ -19,13 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-pg::test::CommandResult cli(const std::string& args, const std::string& env = "") {
-  return pg::test::run_command(env + " " + pg::test::cli() + " " + args);
-}
-
-std::string quote(const fs::path& p) {
-  return "'" + p.string() + "'";
-}
+using pg::test::quote;
+using pg::test::run_cli;
 
 struct Fixture {
   fs::path dir, store, model, mask_model;
@@ -36,23 +31,25 @@ const Fixture& fixture() {
     Fixture x;
     x.dir = pg::test::temp_dir();
     x.store = x.dir / "store";
-    auto r = cli("tokenise " + quote(pg::test::dataset("lps_bmdc_timecourse")) + " -o " + quote(x.store) +
-                 " --time-key grouping --time-order 'LPS#1h,LPS#2h,LPS#4h,LPS#6h' --vocab dataset --genes hvg"
-                 " --n-hvg 300 --obs-keys replicate_batch --seed 7");
+    auto r =
+        run_cli("tokenise " + quote(pg::test::dataset("lps_bmdc_timecourse")) + " -o " + quote(x.store) +
+                " --time-key grouping --time-order 'LPS#1h,LPS#2h,LPS#4h,LPS#6h' --vocab dataset --genes hvg"
+                " --n-hvg 300 --obs-keys replicate_batch --seed 7");
     EXPECT_EQ(r.exit_code, 0) << r.output;
-    r = cli("pretrain --store " + quote(x.store) + " -o " + quote(x.dir / "encoder") +
-            " --d-model 32 --layers 1 --heads 2 --head-dim 16 --max-length 128 --max-steps 3 --batch-size 16"
-            " --lr 1e-3 --progress none");
+    r = run_cli(
+        "pretrain --store " + quote(x.store) + " -o " + quote(x.dir / "encoder") +
+        " --d-model 32 --layers 1 --heads 2 --head-dim 16 --max-length 128 --max-steps 3 --batch-size 16"
+        " --lr 1e-3 --progress none");
     EXPECT_EQ(r.exit_code, 0) << r.output;
     x.mask_model = x.dir / "mask";
-    r = cli("train --stage mask --store " + quote(x.store) + " --encoder " + quote(x.dir / "encoder") +
-            " -o " + quote(x.mask_model) +
-            " --layers 1 --heads 2 --head-dim 8 --max-length 64 --batch-size 8 --max-steps 6 --lr 1e-3"
-            " --progress none");
+    r = run_cli("train --stage mask --store " + quote(x.store) + " --encoder " + quote(x.dir / "encoder") +
+                " -o " + quote(x.mask_model) +
+                " --layers 1 --heads 2 --head-dim 8 --max-length 64 --batch-size 8 --max-steps 6 --lr 1e-3"
+                " --progress none");
     EXPECT_EQ(r.exit_code, 0) << r.output;
     x.model = x.dir / "model";
-    r = cli("train --stage count --store " + quote(x.store) + " --from " + quote(x.mask_model) + " -o " +
-            quote(x.model) + " --batch-size 8 --max-steps 4 --lr 1e-3 --progress none");
+    r = run_cli("train --stage count --store " + quote(x.store) + " --from " + quote(x.mask_model) + " -o " +
+                quote(x.model) + " --batch-size 8 --max-steps 4 --lr 1e-3 --progress none");
     EXPECT_EQ(r.exit_code, 0) << r.output;
     return x;
   }();
@@ -61,9 +58,9 @@ const Fixture& fixture() {
 
 pg::io::CellMatrix generate(const fs::path& out, const std::string& extra, const std::string& env = "") {
   const auto& f = fixture();
-  const auto r = cli("generate --model " + quote(f.model) + " --store " + quote(f.store) + " -o " +
-                         quote(out) + " --iterations 8 --overwrite " + extra,
-                     env);
+  const auto r = run_cli("generate --model " + quote(f.model) + " --store " + quote(f.store) + " -o " +
+                             quote(out) + " --iterations 8 --overwrite " + extra,
+                         env);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return pg::io::read_h5ad(out.string());
 }
@@ -170,22 +167,22 @@ TEST(GenerateCli, SplitSelectsTheTrainingRunsValidationPairs) {
 TEST(GenerateCli, BadInputIsOneLine) {
   const auto dir = pg::test::temp_dir();
   const auto& f = fixture();
-  auto r = cli("generate --model " + quote(f.model) + " --store " + quote(f.store) + " -o " +
-               quote(dir / "x.h5ad") + " --time-points 9h");
+  auto r = run_cli("generate --model " + quote(f.model) + " --store " + quote(f.store) + " -o " +
+                   quote(dir / "x.h5ad") + " --time-points 9h");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("time point '9h'"), std::string::npos) << r.output;
-  r = cli("generate --model " + quote(f.model) + " --store " + quote(f.store) + " -o " +
-          quote(dir / "x.h5ad") + " --length fixed");
+  r = run_cli("generate --model " + quote(f.model) + " --store " + quote(f.store) + " -o " +
+              quote(dir / "x.h5ad") + " --length fixed");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("--fixed-length"), std::string::npos) << r.output;
-  r = cli("generate --model " + quote(dir / "missing") + " --store " + quote(f.store) + " -o " +
-          quote(dir / "x.h5ad"));
+  r = run_cli("generate --model " + quote(dir / "missing") + " --store " + quote(f.store) + " -o " +
+              quote(dir / "x.h5ad"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_FALSE(fs::exists(dir / "x.h5ad"));
   // An existing output is kept unless --overwrite.
   { std::ofstream(dir / "keep.h5ad") << "mine"; }
-  r = cli("generate --model " + quote(f.model) + " --store " + quote(f.store) + " -o " +
-          quote(dir / "keep.h5ad"));
+  r = run_cli("generate --model " + quote(f.model) + " --store " + quote(f.store) + " -o " +
+              quote(dir / "keep.h5ad"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(pg::test::read_text(dir / "keep.h5ad"), "mine");
 }
@@ -196,12 +193,12 @@ TEST(GenerateCli, BadInputIsOneLine) {
 TEST(BenchmarkTimepoints, InterpolationTableHasTheModelAndTheBaselines) {
   const auto dir = pg::test::temp_dir();
   const std::string data = quote(pg::test::dataset("lps_bmdc_timecourse"));
-  auto r =
-      cli("benchmark-timepoints " + data +
-          " --time-key grouping --time-order 'LPS#1h,LPS#2h,LPS#4h,LPS#6h' --holdout 'LPS#4h' -o " +
-          quote(dir / "out") +
-          " --n-hvg 200 --max-length 64 --d-model 32 --layers 1 --heads 2 --head-dim 8 --pretrain-epochs 1"
-          " --epochs 2 --count-epochs 2 --iterations 6 --batch-size 16");
+  auto r = run_cli(
+      "benchmark-timepoints " + data +
+      " --time-key grouping --time-order 'LPS#1h,LPS#2h,LPS#4h,LPS#6h' --holdout 'LPS#4h' -o " +
+      quote(dir / "out") +
+      " --n-hvg 200 --max-length 64 --d-model 32 --layers 1 --heads 2 --head-dim 8 --pretrain-epochs 1"
+      " --epochs 2 --count-epochs 2 --iterations 6 --batch-size 16");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // The model never saw the held-out time point.
   const auto gen = pg::io::read_h5ad((dir / "out" / "generated.h5ad").string());
@@ -229,9 +226,9 @@ TEST(BenchmarkTimepoints, InterpolationTableHasTheModelAndTheBaselines) {
                                             "ot_interp"}));
   EXPECT_EQ(e_distance_rows, 5);
   // The source state cannot be held out.
-  r = cli("benchmark-timepoints " + data +
-          " --time-key grouping --time-order 'LPS#1h,LPS#2h,LPS#4h' --holdout 'LPS#1h' -o " +
-          quote(dir / "bad"));
+  r = run_cli("benchmark-timepoints " + data +
+              " --time-key grouping --time-order 'LPS#1h,LPS#2h,LPS#4h' --holdout 'LPS#1h' -o " +
+              quote(dir / "bad"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("--holdout"), std::string::npos) << r.output;
 }

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "generate/maskgit.h"
+#include "golden_support.h"
 #include "model/perturbgen_model.h"
 #include "test_support.h"
 
@@ -19,7 +20,6 @@ namespace {
 
 using namespace pg::generate;
 using pg::model::NamedTensors;
-using pg::test::shared_dir;
 
 struct Golden {
   nlohmann::json config;
@@ -29,12 +29,10 @@ struct Golden {
 const Golden& golden() {
   static const Golden g = [] {
     Golden r;
-    const auto dir = shared_dir() / "golden";
-    std::ifstream in(dir / "tiny_config.json");
-    r.config = nlohmann::json::parse(in);
-    r.model = pg::model::to_torch(pg::io::SafeTensors::read((dir / "tiny_model.safetensors").string()));
-    r.io = pg::model::to_torch(pg::io::SafeTensors::read((dir / "tiny_io.safetensors").string()));
-    r.gen = pg::model::to_torch(pg::io::SafeTensors::read((dir / "tiny_generation.safetensors").string()));
+    r.config = pg::test::golden_json("tiny_config.json");
+    r.model = pg::test::golden_tensors("tiny_model.safetensors");
+    r.io = pg::test::golden_tensors("tiny_io.safetensors");
+    r.gen = pg::test::golden_tensors("tiny_generation.safetensors");
     return r;
   }();
   return g;
@@ -144,8 +142,7 @@ pg::model::DecoderContext dummy_context(pg::model::PerturbGenDecoderImpl& dec, i
 }
 
 TEST(Schedules, ReferenceLoopReproducesTheReferenceCounts) {
-  std::ifstream in(shared_dir() / "golden" / "schedules.json");
-  const auto j = nlohmann::json::parse(in);
+  const auto j = pg::test::golden_json("schedules.json");
   auto dec = dummy_decoder(300, 256);
   int checked_loop = 0;
   for (const auto& e : j["entries"]) {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "golden_support.h"
 #include "model/config.h"
 #include "model/decoder.h"
 #include "model/encoder.h"
@@ -18,7 +19,6 @@ namespace {
 
 using namespace pg::model;
 using pg::test::error_of;
-using pg::test::shared_dir;
 using torch::indexing::Slice;
 
 const std::string kEnc = "transformer.encoder_layers.model.";
@@ -32,13 +32,11 @@ struct Golden {
 const Golden& golden() {
   static const Golden g = [] {
     Golden r;
-    const auto dir = shared_dir() / "golden";
-    std::ifstream in(dir / "tiny_config.json");
-    r.raw_config = nlohmann::json::parse(in);
+    r.raw_config = pg::test::golden_json("tiny_config.json");
     r.config = model_config_from_json(r.raw_config, "tiny_config.json");
-    r.model = to_torch(pg::io::SafeTensors::read((dir / "tiny_model.safetensors").string()));
-    r.io = to_torch(pg::io::SafeTensors::read((dir / "tiny_io.safetensors").string()));
-    r.posenc = to_torch(pg::io::SafeTensors::read((dir / "tiny_posenc.safetensors").string()));
+    r.model = pg::test::golden_tensors("tiny_model.safetensors");
+    r.io = pg::test::golden_tensors("tiny_io.safetensors");
+    r.posenc = pg::test::golden_tensors("tiny_posenc.safetensors");
     return r;
   }();
   return g;

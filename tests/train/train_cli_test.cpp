@@ -14,13 +14,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-pg::test::CommandResult cli(const std::string& args, const std::string& env = "") {
-  return pg::test::run_command(env + " " + pg::test::cli() + " " + args);
-}
-
-std::string quote(const fs::path& p) {
-  return "'" + p.string() + "'";
-}
+using pg::test::quote;
+using pg::test::run_cli;
 
 // A tokenised LPS store (300 HVGs) and a small encoder pretrained on it,
 // made once for the whole file.
@@ -30,10 +25,10 @@ struct Fixture {
 
 fs::path tokenise(const fs::path& out, int n_hvg) {
   const auto r =
-      cli("tokenise " + quote(pg::test::dataset("lps_bmdc_timecourse")) + " -o " + quote(out) +
-          " --time-key grouping --time-order 'LPS#1h,LPS#2h,LPS#4h,LPS#6h' --vocab dataset --genes hvg"
-          " --n-hvg " +
-          std::to_string(n_hvg) + " --obs-keys replicate_batch --seed 7");
+      run_cli("tokenise " + quote(pg::test::dataset("lps_bmdc_timecourse")) + " -o " + quote(out) +
+              " --time-key grouping --time-order 'LPS#1h,LPS#2h,LPS#4h,LPS#6h' --vocab dataset --genes hvg"
+              " --n-hvg " +
+              std::to_string(n_hvg) + " --obs-keys replicate_batch --seed 7");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return out;
 }
@@ -45,9 +40,9 @@ const Fixture& fixture() {
     x.store = tokenise(x.dir / "store", 300);
     x.other_store = tokenise(x.dir / "store200", 200);
     x.encoder = x.dir / "encoder";
-    const auto r = cli("pretrain --store " + quote(x.store) + " -o " + quote(x.encoder) +
-                       " --d-model 32 --layers 1 --heads 2 --head-dim 16 --max-length 128 --max-steps 3"
-                       " --batch-size 16 --lr 1e-3 --progress none");
+    const auto r = run_cli("pretrain --store " + quote(x.store) + " -o " + quote(x.encoder) +
+                           " --d-model 32 --layers 1 --heads 2 --head-dim 16 --max-length 128 --max-steps 3"
+                           " --batch-size 16 --lr 1e-3 --progress none");
     EXPECT_EQ(r.exit_code, 0) << r.output;
     return x;
   }();
@@ -85,11 +80,11 @@ void expect_same_tensors(const fs::path& a, const fs::path& b, double atol) {
 
 TEST(TrainCli, ResumedRunEqualsUninterruptedRun) {
   const auto dir = pg::test::temp_dir();
-  auto r = cli(mask_args(dir / "straight", "--max-steps 8 --checkpoint-every 4"));
+  auto r = run_cli(mask_args(dir / "straight", "--max-steps 8 --checkpoint-every 4"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = cli(mask_args(dir / "resumed", "--max-steps 4 --checkpoint-every 4"));
+  r = run_cli(mask_args(dir / "resumed", "--max-steps 4 --checkpoint-every 4"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = cli(mask_args(dir / "resumed", "--max-steps 8 --checkpoint-every 4 --resume"));
+  r = run_cli(mask_args(dir / "resumed", "--max-steps 8 --checkpoint-every 4 --resume"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // Weights and Adam moments after 8 steps, bit for bit.
   expect_same_tensors(checkpoint(dir / "straight", 8) / "model.safetensors",
@@ -97,7 +92,7 @@ TEST(TrainCli, ResumedRunEqualsUninterruptedRun) {
   expect_same_tensors(checkpoint(dir / "straight", 8) / "optimizer.safetensors",
                       checkpoint(dir / "resumed", 8) / "optimizer.safetensors", 0);
   // A resume must use the run's settings.
-  r = cli(mask_args(dir / "resumed", "--max-steps 9 --resume --seed 3"));
+  r = run_cli(mask_args(dir / "resumed", "--max-steps 9 --resume --seed 3"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("run.json: seed: differs"), std::string::npos) << r.output;
 }
@@ -107,11 +102,11 @@ TEST(TrainCli, CountStageResumesExactly) {
   // computed before training in fixed batches: a resumed run rebuilds it
   // identically, so its weights equal the uninterrupted run's bit for bit.
   const auto dir = pg::test::temp_dir();
-  ASSERT_EQ(cli(mask_args(dir / "m", "--max-steps 2")).exit_code, 0);
+  ASSERT_EQ(run_cli(mask_args(dir / "m", "--max-steps 2")).exit_code, 0);
   auto count = [&](const std::string& name, const std::string& extra) {
-    return cli("train --stage count --store " + quote(fixture().store) + " --from " + quote(dir / "m") +
-               " -o " + quote(dir / name) +
-               " --batch-size 8 --lr 1e-2 --checkpoint-every 3 --progress none " + extra);
+    return run_cli("train --stage count --store " + quote(fixture().store) + " --from " + quote(dir / "m") +
+                   " -o " + quote(dir / name) +
+                   " --batch-size 8 --lr 1e-2 --checkpoint-every 3 --progress none " + extra);
   };
   auto r = count("straight", "--max-steps 6");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -128,9 +123,9 @@ TEST(TrainCli, CountStageResumesExactly) {
 
 TEST(TrainCli, TwoProcessesMatchOneWithTheSameGlobalBatch) {
   const auto dir = pg::test::temp_dir();
-  auto r = cli(mask_args(dir / "one", "--max-steps 3 --checkpoint-every 3"));
+  auto r = run_cli(mask_args(dir / "one", "--max-steps 3 --checkpoint-every 3"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = cli(mask_args(dir / "two", "--max-steps 3 --checkpoint-every 3 --nproc 2"));
+  r = run_cli(mask_args(dir / "two", "--max-steps 3 --checkpoint-every 3 --nproc 2"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   expect_same_tensors(checkpoint(dir / "one", 3) / "model.safetensors",
                       checkpoint(dir / "two", 3) / "model.safetensors", 2e-5);
@@ -143,17 +138,17 @@ TEST(TrainCli, TwoProcessesMatchOneWithTheSameGlobalBatch) {
 
 TEST(TrainCli, KillInTheMiddleOfACheckpointWriteLosesNothing) {
   const auto dir = pg::test::temp_dir();
-  auto r = cli(mask_args(dir / "straight", "--max-steps 6 --checkpoint-every 2"));
+  auto r = run_cli(mask_args(dir / "straight", "--max-steps 6 --checkpoint-every 2"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // SIGKILL after the weights of step 4's checkpoint are written, before its
   // optimizer state and state.json.
-  r = cli(mask_args(dir / "killed", "--max-steps 6 --checkpoint-every 2"),
-          "PERTURBGEN_FAULT_KILL_IN_CHECKPOINT=4");
+  r = run_cli(mask_args(dir / "killed", "--max-steps 6 --checkpoint-every 2"),
+              "PERTURBGEN_FAULT_KILL_IN_CHECKPOINT=4");
   ASSERT_EQ(r.exit_code, 128 + 9) << r.output;
   EXPECT_FALSE(fs::exists(dir / "killed"));  // no half-written model
   EXPECT_TRUE(fs::exists(checkpoint(dir / "killed", 2) / "state.json"));
   EXPECT_FALSE(fs::exists(checkpoint(dir / "killed", 4)));
-  r = cli(mask_args(dir / "killed", "--max-steps 6 --checkpoint-every 2 --resume"));
+  r = run_cli(mask_args(dir / "killed", "--max-steps 6 --checkpoint-every 2 --resume"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const auto& e : fs::directory_iterator(dir / "killed.run" / "checkpoints"))
     EXPECT_NE(e.path().filename().string()[0], '.') << "temporary left behind: " << e.path();
@@ -163,7 +158,7 @@ TEST(TrainCli, KillInTheMiddleOfACheckpointWriteLosesNothing) {
 
 TEST(TrainCli, MetricsAndModelDirectory) {
   const auto dir = pg::test::temp_dir();
-  auto r = cli(mask_args(dir / "m", "--epochs 2 --log-every 1"));
+  auto r = run_cli(mask_args(dir / "m", "--epochs 2 --log-every 1"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream in(dir / "m.run" / "metrics.jsonl");
   int train = 0, val = 0;
@@ -185,14 +180,14 @@ TEST(TrainCli, MetricsAndModelDirectory) {
   EXPECT_EQ(train, summary["steps"].get<int>());
   EXPECT_EQ(val, 2);
   // The count stage on top writes a complete model that model-info loads and runs.
-  r = cli("train --stage count --store " + quote(fixture().store) + " --from " + quote(dir / "m") + " -o " +
-          quote(dir / "c") + " --max-steps 2 --batch-size 8 --lr 1e-3 --progress none");
+  r = run_cli("train --stage count --store " + quote(fixture().store) + " --from " + quote(dir / "m") +
+              " -o " + quote(dir / "c") + " --max-steps 2 --batch-size 8 --lr 1e-3 --progress none");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = cli("model-info " + quote(dir / "c") + " --check-forward");
+  r = run_cli("model-info " + quote(dir / "c") + " --check-forward");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("count head"), std::string::npos) << r.output;
   // An encoder directory: its own summary, and a finite encoder pass.
-  r = cli("model-info --json --check-forward " + quote(fixture().encoder));
+  r = run_cli("model-info --json --check-forward " + quote(fixture().encoder));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto info = nlohmann::json::parse(r.output);
   EXPECT_EQ(info["stage"], "encoder");
@@ -204,12 +199,12 @@ TEST(TrainCli, EarlyStoppingHeldOutTimesBf16AndConfigFile) {
   const auto dir = pg::test::temp_dir();
   // lr 0: the validation perplexity never improves after the first
   // evaluation, so patience 2 stops the run after the third.
-  auto r = cli(mask_args(dir / "stop", "--lr 0 --eval-every 1 --patience 2 --epochs 50"));
+  auto r = run_cli(mask_args(dir / "stop", "--lr 0 --eval-every 1 --patience 2 --epochs 50"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream s(dir / "stop.run" / "summary.json");
   EXPECT_EQ(nlohmann::json::parse(s)["steps"], 3);
   // Interpolation protocol: train on times 1 and 3, validate on time 2.
-  r = cli(mask_args(dir / "interp", "--held-out-tps 2 --max-steps 2 --bf16"));
+  r = run_cli(mask_args(dir / "interp", "--held-out-tps 2 --max-steps 2 --bf16"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream cfg_in(dir / "interp" / "config.json");
   const auto cfg = nlohmann::json::parse(cfg_in);
@@ -218,7 +213,7 @@ TEST(TrainCli, EarlyStoppingHeldOutTimesBf16AndConfigFile) {
   EXPECT_EQ(nlohmann::json::parse(run_in)["bf16"], true);
   // Options from a TOML file; the command line wins.
   std::ofstream(dir / "train.toml") << "[train]\nmax-steps = 2\nweight-decay = 0.5\nlr = 0.01\n";
-  r = cli(mask_args(dir / "toml", "--config " + quote(dir / "train.toml") + " --lr 0.002"));
+  r = run_cli(mask_args(dir / "toml", "--config " + quote(dir / "train.toml") + " --lr 0.002"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream toml_run(dir / "toml.run" / "run.json");
   const auto run = nlohmann::json::parse(toml_run);
@@ -229,11 +224,11 @@ TEST(TrainCli, EarlyStoppingHeldOutTimesBf16AndConfigFile) {
 
 TEST(TrainCli, ConditionTokensCarryToTheCountStage) {
   const auto dir = pg::test::temp_dir();
-  auto r = cli(mask_args(dir / "m", "--cond-keys replicate_batch --max-steps 2"));
+  auto r = run_cli(mask_args(dir / "m", "--cond-keys replicate_batch --max-steps 2"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = cli("train --stage count --store " + quote(fixture().store) + " --from " + quote(dir / "m") + " -o " +
-          quote(dir / "c") +
-          " --max-steps 1 --batch-size 8 --progress none --dispersion-keys replicate_batch");
+  r = run_cli("train --stage count --store " + quote(fixture().store) + " --from " + quote(dir / "m") +
+              " -o " + quote(dir / "c") +
+              " --max-steps 1 --batch-size 8 --progress none --dispersion-keys replicate_batch");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream in(dir / "c" / "config.json");
   const auto cfg = nlohmann::json::parse(in);
@@ -252,24 +247,24 @@ TEST(TrainCli, BadInputStopsWithOneLine) {
   const auto dir = pg::test::temp_dir();
   const auto& f = fixture();
   // The encoder was pretrained on another vocabulary: both hashes are named.
-  auto r = cli("train --stage mask --store " + quote(f.other_store) + " --encoder " + quote(f.encoder) +
-               " -o " + quote(dir / "x") + " --max-steps 1 --progress none");
+  auto r = run_cli("train --stage mask --store " + quote(f.other_store) + " --encoder " + quote(f.encoder) +
+                   " -o " + quote(dir / "x") + " --max-steps 1 --progress none");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("vocabulary"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("expects hash"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir / "x.run"));
   // The output's folder does not exist: refused before training.
-  r = cli(mask_args(dir / "missing" / "m", "--max-steps 1"));
+  r = run_cli(mask_args(dir / "missing" / "m", "--max-steps 1"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("does not exist"), std::string::npos) << r.output;
   // An existing model is not replaced without --overwrite.
   fs::create_directories(dir / "taken");
-  r = cli(mask_args(dir / "taken", "--max-steps 1"));
+  r = run_cli(mask_args(dir / "taken", "--max-steps 1"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("already exists"), std::string::npos) << r.output;
   // A diverging run stops at the first non-finite loss, before applying it,
   // and keeps its last good checkpoint.
-  r = cli(mask_args(dir / "nan", "--max-steps 20 --checkpoint-every 1 --lr 1e30"));
+  r = run_cli(mask_args(dir / "nan", "--max-steps 20 --checkpoint-every 1 --lr 1e30"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("the loss is"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("Last good checkpoint"), std::string::npos) << r.output;

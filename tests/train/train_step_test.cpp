@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "golden_support.h"
 #include "io/torch_checkpoint.h"
 #include "model/losses.h"
 #include "model/perturbgen_model.h"
@@ -34,12 +35,10 @@ struct Golden {
 const Golden& golden() {
   static const Golden g = [] {
     Golden r;
-    const auto dir = shared_dir() / "golden";
-    std::ifstream in(dir / "tiny_config.json");
-    r.config = nlohmann::json::parse(in);
-    r.model = to_torch(pg::io::SafeTensors::read((dir / "tiny_model.safetensors").string()));
-    r.io = to_torch(pg::io::SafeTensors::read((dir / "tiny_io.safetensors").string()));
-    r.step = to_torch(pg::io::SafeTensors::read((dir / "tiny_train_step.safetensors").string()));
+    r.config = pg::test::golden_json("tiny_config.json");
+    r.model = pg::test::golden_tensors("tiny_model.safetensors");
+    r.io = pg::test::golden_tensors("tiny_io.safetensors");
+    r.step = pg::test::golden_tensors("tiny_train_step.safetensors");
     return r;
   }();
   return g;
