@@ -164,10 +164,11 @@ void run_benchmark(const BenchmarkArgs& a) {
   }
   std::cout << "== generate " << a.holdout << " from every source cell (context: the observed time points)\n"
             << std::flush;
-  run_self({"generate", "--model", model, "--store", (out / "store").string(), "-o",
-            (out / "generated.h5ad").string(), "--time-points", a.holdout, "--context", "truth",
-            "--iterations", std::to_string(a.iterations), "--counts", a.counts, "--seed", seed, "--overwrite"},
-           "generate");
+  run_self(
+      {"generate", "--model", model, "--store", (out / "store").string(), "-o",
+       (out / "generated.h5ad").string(), "--time-points", a.holdout, "--context", "truth", "--iterations",
+       std::to_string(a.iterations), "--counts", a.counts, "--seed", seed, "--overwrite"},
+      "generate");
   std::cout << "== evaluate against " << a.input << " with the baselines\n" << std::flush;
   std::vector<std::string> ev{"evaluate",
                               "--pred",
