@@ -39,17 +39,12 @@ const Golden& golden() {
 }
 
 const torch::Tensor& tensor(const NamedTensors& m, const std::string& name) {
-  auto it = m.find(name);
-  if (it == m.end()) throw std::runtime_error("golden tensor missing: " + name);
-  return it->second;
+  return pg::test::golden_at(m, name);
 }
 
 void expect_close(const std::string& name, const torch::Tensor& a, const torch::Tensor& e,
                   double tol = 1e-4) {
-  ASSERT_EQ(a.sizes(), e.sizes()) << name;
-  const auto diff = (a.to(torch::kFloat64) - e.to(torch::kFloat64)).abs();
-  EXPECT_TRUE((diff <= tol + tol * e.to(torch::kFloat64).abs()).all().item<bool>())
-      << name << ": max abs difference " << diff.max().item<double>();
+  pg::test::expect_close(name, a, e, tol, tol);
 }
 
 pg::model::PerturbGenModel tiny_model() {

@@ -45,19 +45,9 @@ const Golden& golden() {
 }
 
 const torch::Tensor& at(const NamedTensors& m, const std::string& name) {
-  auto it = m.find(name);
-  if (it == m.end()) throw std::runtime_error("golden tensor missing: " + name);
-  return it->second;
+  return pg::test::golden_at(m, name);
 }
-
-void expect_close(const std::string& name, const torch::Tensor& actual, const torch::Tensor& expected,
-                  double atol, double rtol) {
-  ASSERT_EQ(actual.sizes(), expected.sizes()) << name;
-  auto a = actual.detach().cpu().to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  const double max_abs = (a - e).abs().max().item<double>();
-  const bool ok = ((a - e).abs() <= atol + rtol * e.abs()).all().item<bool>();
-  EXPECT_TRUE(ok) << name << ": max abs difference " << max_abs;
-}
+using pg::test::expect_close;
 
 // The tiny model with `decoder_weights` (reference keys) in its decoder.
 PerturbGenModel tiny_model(const NamedTensors& decoder_weights, bool count_head = false) {
