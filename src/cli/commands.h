@@ -13,5 +13,7 @@ void add_medians(CLI::App& app);
 void add_tokenise(CLI::App& app);
 void add_store_info(CLI::App& app);
 void add_evaluate(CLI::App& app);
+void add_programs(CLI::App& app);
+void add_de(CLI::App& app);
 
 }  // namespace pg::cli

@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
   pg::cli::add_tokenise(app);
   pg::cli::add_store_info(app);
   pg::cli::add_evaluate(app);
+  pg::cli::add_programs(app);
+  pg::cli::add_de(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     std::string why;

@@ -25,12 +25,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "generate/maskgit.h"
 #include "model/model_dir.h"
 #include "store/token_store.h"
+#include "train/paired_data.h"
 
 namespace pg::generate {
 
@@ -80,5 +82,48 @@ Scoring parse_scoring(const std::string& s);
 
 GenerationOutput generate(pg::model::PerturbGenModelImpl& model, const pg::model::ModelMeta& meta,
                           const pg::store::TokenStore& store, const GenerateOptions& options);
+
+// Predicted counts from the count head's output for the pairing rows `rows`
+// at time t; `sample` draws are keyed by (seed, t, row) like generation.
+torch::Tensor predicted_counts(const pg::model::CountHeadOutput& head, pg::model::CountLoss loss,
+                               CountOutput mode, uint64_t seed, int64_t t, const std::vector<int64_t>& rows);
+
+// What one batch gives at one time point.
+struct BatchTime {
+  torch::Tensor ids;        // (B, L) generated row ids (condition tokens first)
+  torch::Tensor hidden;     // (B, L, d) final hidden states of the last decoder call
+  torch::Tensor embedding;  // (B, d) mean embedding of the generated cell
+  torch::Tensor counts;     // (B, G) predicted counts (undefined without a count head)
+};
+
+// generate() one batch at a time, for callers that run several generations
+// of the same cells (a perturbation: control and edited source with the same
+// random draws). Everything derived once from model, store and options lives
+// here; run() is deterministic per (seed, time, pairing row).
+class BatchGenerator {
+ public:
+  // `load_truth`: also load every target time's true cell and counts (rows
+  // lacking one are then skipped), e.g. to report them next to the
+  // generated cells.
+  BatchGenerator(pg::model::PerturbGenModelImpl& model, const pg::model::ModelMeta& meta,
+                 const pg::store::TokenStore& store, const GenerateOptions& options, bool load_truth = false);
+  ~BatchGenerator();
+
+  const pg::train::PairedData& data() const;
+  const std::vector<int64_t>& examples() const;  // the usable examples (indices into data())
+  const std::vector<int64_t>& times() const;     // the times generated, ascending
+  // Positions into examples(), grouped into length-bucketed batches.
+  std::vector<std::vector<int64_t>> batches() const;
+  // Generates every time for the examples of `batch` (pairing rows `rows`);
+  // `src_ids` replaces the batch's source sentences when defined.
+  std::map<int64_t, BatchTime> run(const pg::train::TrainBatch& batch, const std::vector<int64_t>& rows,
+                                   const torch::Tensor& src_ids = {});
+  int64_t decoder_calls() const { return decoder_calls_; }  // MaskGIT calls so far
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+  int64_t decoder_calls_ = 0;
+};
 
 }  // namespace pg::generate

@@ -14,7 +14,13 @@ std::function<void()> guarded(std::function<void()> body);
 void add_import_ckpt(CLI::App& app);  // perturbgen import-ckpt IN.ckpt OUT_DIR
 void add_model_info(CLI::App& app);   // perturbgen model-info MODEL_DIR [--json] [--device D --check-forward]
 void add_train(CLI::App& app);
-void add_generate(CLI::App& app);              // perturbgen generate --model M --store S -o OUT.h5ad
+void add_generate(CLI::App& app);
+void add_perturb(CLI::App& app);
+void add_atlas(CLI::App& app);
+void add_embed(
+    CLI::App& app);  // perturbgen embed --model M --store S -o OUT.h5ad  // perturbgen atlas --model M
+                     // --store S --genes-file F -o DIR  // perturbgen perturb --model M --store S --genes G
+                     // -o DIR              // perturbgen generate --model M --store S -o OUT.h5ad
 void add_benchmark_timepoints(CLI::App& app);  // perturbgen benchmark-timepoints INPUT ... --holdout S -o DIR
                                                // // perturbgen train --stage mask|count, perturbgen pretrain
 

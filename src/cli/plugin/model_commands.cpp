@@ -32,5 +32,8 @@ extern "C" __attribute__((visibility("default"))) void perturbgen_model_register
   pg::cli::add_model_info(*app);
   pg::cli::add_train(*app);
   pg::cli::add_generate(*app);
+  pg::cli::add_perturb(*app);
+  pg::cli::add_atlas(*app);
+  pg::cli::add_embed(*app);
   pg::cli::add_benchmark_timepoints(*app);
 }
