@@ -38,8 +38,8 @@ struct LeidenOptions {
 std::vector<int> leiden(const WeightedGraph& graph, const LeidenOptions& options = {});
 
 // Modularity with resolution gamma of a labelling (the quantity leiden()
-// maximises), normalised by 2m as igraph's and leidenalg's: (1/2m) sum_ij (A_ij - gamma k_i k_j / 2m) [c_i =
-// c_j].
+// maximises), normalised by 2m as igraph's and leidenalg's:
+//   (1/2m) sum_ij (A_ij - gamma k_i k_j / 2m) [c_i = c_j].
 double modularity(const WeightedGraph& graph, const std::vector<int>& labels, double resolution = 1.0);
 
 // Labels renumbered by cluster size: largest 0, ties by lowest member.

@@ -96,6 +96,9 @@ bool row_is_perturbable(const std::vector<int64_t>& row, const Edit& edit) {
 
 std::vector<int64_t> edit_row(const std::vector<int64_t>& row, const Edit& edit, int64_t prefix, bool has_eos,
                               int64_t max_width) {
+  // A sentence truncated to the encoder's length has lost its <eos>; the
+  // edited one must not grow one.
+  has_eos = has_eos && std::find(row.begin(), row.end(), kEosToken) != row.end();
   if (prefix < 0 || prefix > static_cast<int64_t>(row.size()))
     throw pg::Error("<perturbation>", "prefix", "longer than the row");
   switch (edit.mode) {

@@ -53,7 +53,8 @@ std::string edit_mode_name(EditMode mode);
 // keeps every row.
 bool row_is_perturbable(const std::vector<int64_t>& row, const Edit& edit);
 
-// The edited row. `has_eos`: the row ends in <eos> (a source sentence).
+// The edited row. `has_eos`: a source sentence, whose last gene is followed
+// by <eos> unless truncation removed it.
 // The result has the row's width, or for corrected overexpress up to
 // max(width, min(max_width, tokens needed)); `max_width` 0 = the row's width.
 std::vector<int64_t> edit_row(const std::vector<int64_t>& row, const Edit& edit, int64_t prefix, bool has_eos,

@@ -14,6 +14,7 @@
 
 #include "io/formats.h"
 #include "test_support.h"
+#include "trained_model_fixture.h"
 
 namespace fs = std::filesystem;
 
@@ -22,38 +23,9 @@ namespace {
 using pg::test::quote;
 using pg::test::run_cli;
 
-struct Fixture {
-  fs::path dir, store, model, mask_model;
-};
-
+using Fixture = pg::test::TrainedModel;
 const Fixture& fixture() {
-  static const Fixture f = [] {
-    Fixture x;
-    x.dir = pg::test::temp_dir();
-    x.store = x.dir / "store";
-    auto r =
-        run_cli("tokenise " + quote(pg::test::dataset("lps_bmdc_timecourse")) + " -o " + quote(x.store) +
-                " --time-key grouping --time-order 'LPS#1h,LPS#2h,LPS#4h,LPS#6h' --vocab dataset --genes hvg"
-                " --n-hvg 300 --obs-keys replicate_batch --seed 7");
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    r = run_cli(
-        "pretrain --store " + quote(x.store) + " -o " + quote(x.dir / "encoder") +
-        " --d-model 32 --layers 1 --heads 2 --head-dim 16 --max-length 128 --max-steps 3 --batch-size 16"
-        " --lr 1e-3 --progress none");
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    x.mask_model = x.dir / "mask";
-    r = run_cli("train --stage mask --store " + quote(x.store) + " --encoder " + quote(x.dir / "encoder") +
-                " -o " + quote(x.mask_model) +
-                " --layers 1 --heads 2 --head-dim 8 --max-length 64 --batch-size 8 --max-steps 6 --lr 1e-3"
-                " --progress none");
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    x.model = x.dir / "model";
-    r = run_cli("train --stage count --store " + quote(x.store) + " --from " + quote(x.mask_model) + " -o " +
-                quote(x.model) + " --batch-size 8 --max-steps 4 --lr 1e-3 --progress none");
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    return x;
-  }();
-  return f;
+  return pg::test::trained_lps_model();
 }
 
 pg::io::CellMatrix generate(const fs::path& out, const std::string& extra, const std::string& env = "") {

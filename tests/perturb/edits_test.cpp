@@ -82,6 +82,14 @@ TEST(Edits, GradedShiftsMoveTheRankByAFractionOfTheSentence) {
   EXPECT_TRUE(row_is_perturbable(row, down));
 }
 
+TEST(Edits, ATruncatedSentenceGrowsNoEos) {
+  // Cut at the encoder's length: no <eos> to keep, none added.
+  Edit up{EditMode::up, {12}, 0.25, EditRules::corrected};
+  EXPECT_EQ(edit_row({2, 10, 11, 12, 13}, up, 1, true), (Row{2, 10, 12, 11, 13}));
+  Edit o{EditMode::overexpress, {40}, 0.25, EditRules::corrected};
+  EXPECT_EQ(edit_row({2, 10, 11, 12, 13}, o, 1, true), (Row{2, 40, 10, 11, 12}));
+}
+
 TEST(Edits, CombinationsEditEveryGene) {
   Edit e{EditMode::mask, {10, 12}, 0.25, EditRules::corrected};
   EXPECT_EQ(edit_row({2, 10, 11, 12, 3}, e, 1, true), (Row{2, 1, 11, 1, 3}));
