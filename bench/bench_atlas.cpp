@@ -28,7 +28,7 @@
 // cell has; ours does (one control pass per cell), so the worker also
 // reports its control and pair phases apart.
 //
-//   bench_atlas --python PY [--reps 3] [--thread-list 1,2] [--cells 8] [--genes 8] [--fraction 0.5]
+//   bench_atlas --python PY [--reps 3] [--thread-list 1,2] [--cells 6] [--genes 6] [--fraction 0.5]
 //               [--tokens 200] [--variable] [--batch 32] [--pair-batch 64] [--peer-batch 64]
 //               [--d-ff 32] [--n-samples 3] [--omp-wait-policy PASSIVE|default|ACTIVE] [--bf16]
 //               [--padded-peer P [--padded-pairs 2]] [--work DIR]
@@ -74,7 +74,7 @@ constexpr int64_t kGenes = 2000;  // count-head genes, row ids 4..2003
 
 struct Args {
   std::string python, threads_list = "1,2", omp_wait = "PASSIVE", data, dtype = "fp32", work;
-  int64_t cells = 8, genes = 8, tokens = 200, batch = 32, pair_batch = 64, peer_batch = 64, d_ff = 32,
+  int64_t cells = 6, genes = 6, tokens = 200, batch = 32, pair_batch = 64, peer_batch = 64, d_ff = 32,
           n_samples = 3, padded_peer = 0, padded_pairs = 2;
   double fraction = 0.5;
   int threads = 1, reps = 3;

@@ -19,9 +19,11 @@ struct TrainedModel {
 inline const TrainedModel& trained_lps_model() {
   static const TrainedModel f = [] {
     TrainedModel x;
-    // Its own folder, one per test program: a test's temp_dir() would wipe it.
+    // Its own folder, named after the test that first needs it (ctest runs
+    // every test as its own process, two at a time); temp_dir() would wipe it.
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     x.dir = std::filesystem::path(PG_TEST_TMP) /
-            ("trained_lps_model." + std::filesystem::read_symlink("/proc/self/exe").filename().string());
+            ("trained_lps_model." + std::string(info->test_suite_name()) + "." + info->name());
     std::filesystem::remove_all(x.dir);
     std::filesystem::create_directories(x.dir);
     x.store = x.dir / "store";

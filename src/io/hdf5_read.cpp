@@ -107,6 +107,14 @@ class StringArena {
 std::vector<std::string> read_string_values(hid_t obj, hid_t file_type, size_t n, const StringReader& do_read,
                                             bool obj_is_attribute) {
   if (H5Tget_class(file_type) != H5T_STRING) fail(obj, "expected strings, found " + dtype_name(file_type));
+  // A corrupt dataspace can claim more strings than any file could hold
+  // (every value takes at least a byte before compression, and deflate
+  // compresses at most about 1032:1): refuse before allocating for them.
+  hsize_t file_size = 0;
+  const Handle file(H5Iget_file_id(obj));
+  if (file.valid() && H5Fget_filesize(file, &file_size) >= 0 && n > (file_size + 1024) * 1100)
+    fail(obj, "claims " + std::to_string(n) + " strings, more than a file of " + std::to_string(file_size) +
+                  " bytes can hold");
   if (H5Tis_variable_str(file_type) > 0) {
     Handle mem(H5Tcopy(H5T_C_S1));
     H5Tset_size(mem, H5T_VARIABLE);

@@ -248,6 +248,26 @@ TEST(H5adReadErrors, BadColumns) {
                "/var/n", "has 2 rows but the dataframe index has 5");
 }
 
+TEST(H5adReadErrors, AStringDatasetClaimingMoreValuesThanTheFileCanHoldIsRefused) {
+  // A chunked dataset never written keeps its (huge) dataspace in a tiny
+  // file: the reader must refuse it, not try to allocate 2^40 strings (a
+  // finding of the h5ad fuzzer).
+  expect_error(
+      tiny_h5ad("huge_index.h5ad",
+                [](hid_t f) {
+                  h5::Handle var = h5::open_group(f, "var");
+                  H5Ldelete(var, "_index", H5P_DEFAULT);
+                  const hsize_t dims[1] = {hsize_t{1} << 40}, chunk[1] = {1024};
+                  h5::Handle space(H5Screate_simple(1, dims, nullptr));
+                  h5::Handle type(H5Tcopy(H5T_C_S1));
+                  H5Tset_size(type, H5T_VARIABLE);
+                  h5::Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+                  H5Pset_chunk(dcpl, 1, chunk);
+                  h5::Handle d(H5Dcreate2(var, "_index", type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+                }),
+      "/var/_index", "claims 1099511627776 strings, more than a file of");
+}
+
 TEST(H5adReadErrors, OddUnsAndObsmEntriesAreSkippedNotFatal) {
   const std::string path = tiny_h5ad("odd.h5ad", [](hid_t f) {
     h5::Handle uns = h5::create_group(f, "uns");

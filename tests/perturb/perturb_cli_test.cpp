@@ -30,7 +30,7 @@ struct SourceGenes {
   std::map<int64_t, int64_t> first;  // gene -> cells where it is ranked first
 };
 
-SourceGenes source_genes(int depth) {
+SourceGenes source_genes(int depth, size_t column = 0) {
   const auto store = pg::store::TokenStore::open(pg::test::trained_lps_model().store);
   std::map<uint32_t, int64_t> gene_of_token;
   for (size_t g = 0; g < store.genes().size(); ++g)
@@ -39,9 +39,11 @@ SourceGenes source_genes(int depth) {
   std::vector<uint32_t> tokens;
   const auto& p = store.pairing();
   for (int64_t r = 0; r < p.n_rows; ++r) {
-    const int64_t cell = p.at(r, 0);
+    const int64_t cell = p.at(r, column);
     if (cell < 0) continue;
     store.tokens(cell, tokens);
+    // Source sentences start with <cls>; target cells are read the same way
+    // (their stored sentence also does).
     for (int k = 1; k <= depth && k < static_cast<int>(tokens.size()); ++k) {
       auto it = gene_of_token.find(tokens[static_cast<size_t>(k)]);
       if (it == gene_of_token.end()) continue;
@@ -306,6 +308,36 @@ TEST(PerturbCli, EmbedGivesTheTeacherForcedCellEmbeddingsAndGeneEmbeddingsPerTim
     ++compared;
   }
   EXPECT_GT(compared, 0);
+}
+
+TEST(PerturbCli, TargetEditsActAtTheEditedTimeAndThroughTheContext) {
+  // The gene most often among the 2 h cells' first 64 genes (the model's target length).
+  const auto s = source_genes(64, 1);
+  int64_t gene = -1, best = 0;
+  for (const auto& [g, n] : s.frequency)
+    if (n > best) best = n, gene = g;
+  ASSERT_GE(best, 2);
+  const auto dir = pg::test::temp_dir();
+  auto r = perturb(dir / "i", "--genes " + gene_name(gene) +
+                                  " --mode delete --on target --edit-times 'LPS#2h' --validation inference");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto m =
+      pg::io::read_h5ad((dir / "i" / ("minference_g" + gene_name(gene) + "_stgt_tdelete.h5ad")).string());
+  EXPECT_EQ(m.n_cells(), best * 3);
+  // Every time point moves: 2 h through its edited cells, 4 h and 6 h through their context.
+  const auto* time = m.obs.find("time_point");
+  std::vector<double> shift(3, 0.0);
+  for (int64_t i = 0; i < m.n_cells(); ++i)
+    shift[static_cast<size_t>(time->codes[static_cast<size_t>(i)])] +=
+        1 - obsm(m, "mean_cos_similarity").at(i, 0);
+  for (double x : shift) EXPECT_GT(x, 0);
+  // In generate mode the edited time point is context only and is not reported.
+  r = perturb(dir / "g", "--genes " + gene_name(gene) +
+                             " --mode delete --on target --edit-times 'LPS#2h' --context truth");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto g =
+      pg::io::read_h5ad((dir / "g" / ("mgenerate_g" + gene_name(gene) + "_stgt_tdelete.h5ad")).string());
+  EXPECT_EQ(g.obs.find("time_point")->categories, (std::vector<std::string>{"LPS#4h", "LPS#6h"}));
 }
 
 TEST(PerturbCli, BadInputIsOneLineAndNonZero) {

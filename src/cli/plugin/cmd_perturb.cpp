@@ -132,8 +132,10 @@ void run_perturb(PerturbArgs& a) {
       lines.push_back(pg::perturb::summary_line(row, store));
       std::cout << "  " << std::left << std::setw(12) << labels[static_cast<size_t>(t)] << " shift "
                 << std::setprecision(4) << s.mean_shift << " [" << s.ci_low << ", " << s.ci_high << "]  DE "
-                << (s.n_de < 0 ? std::string("NA") : std::to_string(s.n_de)) << " (" << s.n_up << " up, "
-                << s.n_down << " down)\n";
+                << (s.n_de < 0 ? std::string("NA (needs counts and 2 cells)")
+                               : std::to_string(s.n_de) + " (" + std::to_string(s.n_up) + " up, " +
+                                     std::to_string(s.n_down) + " down)")
+                << "\n";
     }
   }
   pg::write_atomically(summary_file, [&](const fs::path& tmp) {
