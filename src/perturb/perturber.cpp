@@ -234,6 +234,7 @@ PerturbResult Perturber::run(const PerturbedGenes& genes) {
       on_source ? std::set<int64_t>{} : std::set<int64_t>(genes.row_ids.begin(), genes.row_ids.end());
   const auto& config = model.config();
   PerturbResult out;
+  std::vector<uint32_t> tokens;
   for (const auto& pos : gen.batches()) {
     std::vector<int64_t> ex;
     for (int64_t p : pos) ex.push_back(gen.examples()[static_cast<size_t>(p)]);
@@ -248,7 +249,15 @@ PerturbResult Perturber::run(const PerturbedGenes& genes) {
         for (int64_t t : o.edit_times)
           any = any || row_is_perturbable(row_of(full.model.tgt_ids.at(t), static_cast<int64_t>(b)), edit);
       }
-      if (any) keep.push_back(static_cast<int64_t>(b));
+      if (any) {
+        keep.push_back(static_cast<int64_t>(b));
+      } else if (on_source && edit.mode != EditMode::overexpress) {
+        // The whole sentence may hold the gene below the encoder's positions:
+        // the model never sees it there, but the user should know why.
+        s_->store.tokens(data.cell(ex[b], 0), tokens);
+        const std::vector<int64_t> whole(tokens.begin(), tokens.end());
+        if (row_is_perturbable(whole, edit)) ++out.beyond_positions;
+      }
     }
     out.skipped += static_cast<int64_t>(ex.size() - keep.size());
     if (keep.empty()) continue;

@@ -69,6 +69,7 @@ struct PerturbResult {
   std::vector<int64_t> rows, source_cells;  // kept pairing rows
   int64_t candidates = 0;                   // rows considered
   int64_t skipped = 0;                      // rows lacking every perturbed gene
+  int64_t beyond_positions = 0;             // of those, rows holding one below the encoder's positions
   std::map<int64_t, PerturbTime> times;
 };
 

@@ -340,6 +340,24 @@ TEST(PerturbCli, TargetEditsActAtTheEditedTimeAndThroughTheContext) {
   EXPECT_EQ(g.obs.find("time_point")->categories, (std::vector<std::string>{"LPS#4h", "LPS#6h"}));
 }
 
+TEST(PerturbCli, GenesBeyondTheEncodersPositionsAreReportedAsSuch) {
+  // The gene most often held by source sentences only below the encoder's
+  // 128 positions (<cls> and 127 genes are seen).
+  const auto seen = source_genes(127), all = source_genes(1000);
+  int64_t gene = -1, beyond = 0;
+  for (const auto& [g, n] : all.frequency) {
+    const int64_t b = n - (seen.frequency.count(g) ? seen.frequency.at(g) : 0);
+    if (b > beyond) beyond = b, gene = g;
+  }
+  ASSERT_GT(beyond, 0);
+  const auto dir = pg::test::temp_dir();
+  const auto r = perturb(dir / "b", "--genes " + gene_name(gene) + " --mode delete --validation inference");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(std::to_string(beyond) + " of them hold it beyond the encoder's 128 positions"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(PerturbCli, BadInputIsOneLineAndNonZero) {
   const auto dir = pg::test::temp_dir();
   const auto genes = frequent_genes(1);

@@ -115,16 +115,23 @@ void run_perturb(PerturbArgs& a) {
     const auto file = fs::path(a.output) /
                       pg::perturb::perturbation_file_name(o.validation, perturbations[k], o.on, o.edit.mode);
     const std::string stem = file.stem().string();
+    const std::string plural = genes.names.size() > 1 ? "s" : "";
+    std::string why = std::to_string(result.skipped) + " lack the gene" + plural;
+    if (result.beyond_positions > 0)
+      why += "; " + std::to_string(result.beyond_positions) + " of them hold it beyond the encoder's " +
+             std::to_string(loaded.model->config().encoder.max_seq_length) +
+             " positions, where the model cannot see it";
+    perturbation["n_beyond_encoder_positions"] = result.beyond_positions;
     if (result.rows.empty()) {
-      std::cout << stem << ": no cell holds " << (genes.names.size() > 1 ? "any of these genes" : "this gene")
-                << " (" << result.skipped << " skipped); nothing written\n";
-    } else {
-      const auto cells =
-          pg::perturb::perturbation_cells(result, summaries, store, loaded.model->config(), perturbation);
-      pg::io::write_h5ad(cells, file.string());
+      std::cout << stem << ": no cell's sentence holds the gene" << plural << " (" << why
+                << "); nothing written\n";
+      continue;
     }
+    const auto cells =
+        pg::perturb::perturbation_cells(result, summaries, store, loaded.model->config(), perturbation);
+    pg::io::write_h5ad(cells, file.string());
     std::cout << stem << ": " << result.rows.size() << " of " << result.candidates << " cells perturbed ("
-              << result.skipped << " lack the gene" << (genes.names.size() > 1 ? "s" : "") << ")\n";
+              << why << ")\n";
     for (const auto& [t, s] : summaries) {
       pg::perturb::SummaryRow row{
           stem, genes.names, perturbation, labels[static_cast<size_t>(t)], result.candidates, result.skipped,
