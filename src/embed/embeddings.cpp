@@ -57,13 +57,8 @@ Embeddings embed(pg::model::PerturbGenModelImpl& model, const pg::model::ModelMe
     std::vector<int64_t> ex;
     for (int64_t p : pos) ex.push_back(gen.examples()[static_cast<size_t>(p)]);
     auto batch = data.batch(ex);
-    auto mb = batch.model;
-    mb.src_ids = mb.src_ids.to(device);
-    mb.condition = mb.condition.to(device);
-    for (auto& [t, x] : mb.tgt_ids) x = x.to(device);
-    for (auto& [t, x] : mb.library) x = x.to(device);
     const auto index = torch::tensor(pos, torch::kLong);
-    for (auto& [t, r] : model.forward(mb, times)) {
+    for (auto& [t, r] : model.forward(batch.model, times)) {
       e.cell_embedding[t].index_copy_(0, index, r.mean_embedding.to(torch::kCPU, torch::kFloat32));
       if (batch.counts.count(t)) e.counts[t].index_copy_(0, index, batch.counts.at(t).to(torch::kFloat32));
       // Every (cell, gene) position into its condition's sum.

@@ -181,13 +181,6 @@ AtlasRun run_atlas(pg::model::PerturbGenModelImpl& model, const pg::model::Model
   const int64_t d = model.config().decoder.d_model;
   const bool generate = o.validation == Validation::generate;
   const auto device = model.device();
-  auto to_device = [&](pg::model::ModelBatch mb) {
-    mb.src_ids = mb.src_ids.to(device);
-    mb.condition = mb.condition.to(device);
-    for (auto& [t, x] : mb.tgt_ids) x = x.to(device);
-    for (auto& [t, x] : mb.library) x = x.to(device);
-    return mb;
-  };
   // One pass (control or perturbed) of the examples `ex` (pairing rows
   // `rows`), the source optionally replaced: per time, embedding and counts.
   auto pass = [&](const std::vector<int64_t>& ex, const std::vector<int64_t>& rows,
@@ -200,8 +193,8 @@ AtlasRun run_atlas(pg::model::PerturbGenModelImpl& model, const pg::model::Model
     }
     pg::model::Bf16Autocast autocast(o.generation.bf16, device);
     if (src.defined()) batch.model.src_ids = src;
-    for (auto& [t, r] : teacher_forced(model, to_device(batch.model), times, {}, o.generation.counts,
-                                       o.generation.seed, rows))
+    for (auto& [t, r] :
+         teacher_forced(model, batch.model, times, {}, o.generation.counts, o.generation.seed, rows))
       out[t] = {r.embedding, r.counts};
     return out;
   };

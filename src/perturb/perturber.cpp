@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 
 #include "core/error.h"
 #include "model/autocast.h"
@@ -87,6 +88,19 @@ PerturbedGenes resolve_genes(const pg::store::TokenStore& store, const std::vect
     out.row_ids.push_back(kFirstGene + it->second);
   }
   return out;
+}
+
+std::vector<std::string> read_gene_list(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw pg::Error(file, "", "cannot be read");
+  std::vector<std::string> genes;
+  std::string line;
+  while (std::getline(in, line)) {
+    line = line.substr(0, line.find_first_of("\t ,#\r"));
+    if (!line.empty()) genes.push_back(line);
+  }
+  if (genes.empty()) throw pg::Error(file, "", "lists no gene");
+  return genes;
 }
 
 torch::Tensor cosine(const torch::Tensor& a, const torch::Tensor& b) {
@@ -283,16 +297,9 @@ PerturbResult Perturber::run(const PerturbedGenes& genes) {
       for (auto& [t, r] : res) perturbed[t] = {r.ids, r.hidden, r.embedding, r.counts};
     } else {
       pg::model::Bf16Autocast autocast(o.generation.bf16, model.device());
-      auto to_device = [&](pg::model::ModelBatch mb) {
-        mb.src_ids = mb.src_ids.to(model.device());
-        mb.condition = mb.condition.to(model.device());
-        for (auto& [t, x] : mb.tgt_ids) x = x.to(model.device());
-        for (auto& [t, x] : mb.library) x = x.to(model.device());
-        return mb;
-      };
       const auto& g = o.generation;
-      control = teacher_forced(model, to_device(batch.model), s_->times, {}, g.counts, g.seed, rows);
-      perturbed = teacher_forced(model, to_device(edited.model), s_->times, excluded, g.counts, g.seed, rows);
+      control = teacher_forced(model, batch.model, s_->times, {}, g.counts, g.seed, rows);
+      perturbed = teacher_forced(model, edited.model, s_->times, excluded, g.counts, g.seed, rows);
     }
     for (int64_t t : s_->times) {
       auto& rt = out.times[t];

@@ -45,6 +45,10 @@ struct PerturbedGenes {
 // pg::Error naming the unknown gene (and how many were given) otherwise.
 PerturbedGenes resolve_genes(const pg::store::TokenStore& store, const std::vector<std::string>& names);
 
+// A gene list file: one gene per line; anything after a tab, space, comma
+// or '#' is ignored, empty lines skipped. pg::Error if unreadable or empty.
+std::vector<std::string> read_gene_list(const std::string& file);
+
 struct PerturbOptions {
   Edit edit;  // mode, shift, rules; tokens are filled from the genes
   Sequence on = Sequence::source;

@@ -39,19 +39,6 @@ std::pair<int64_t, int64_t> parse_shard(const std::string& s) {
   throw pg::Error("<options>", "--shard", "'" + s + "' is not I/N with 0 <= I < N");
 }
 
-std::vector<std::string> read_genes(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) throw pg::Error(file, "", "cannot be read");
-  std::vector<std::string> genes;
-  std::string line;
-  while (std::getline(in, line)) {
-    line = line.substr(0, line.find_first_of("\t ,#\r"));
-    if (!line.empty()) genes.push_back(line);
-  }
-  if (genes.empty()) throw pg::Error(file, "", "lists no gene");
-  return genes;
-}
-
 void run_atlas(AtlasArgs& a) {
   if (a.nproc > 1 && launch_workers(a.nproc)) return;  // the parent only waits for its workers
   configure_worker_threads();
@@ -59,7 +46,7 @@ void run_atlas(AtlasArgs& a) {
   const torch::Device device(pg::model::check_device(a.device));
   const auto store = pg::store::TokenStore::open(a.store);
   auto loaded = pg::model::load_model(a.model, device);
-  const auto genes = read_genes(a.genes_file);
+  const auto genes = pg::perturb::read_gene_list(a.genes_file);
   auto& o = a.options;
   const auto [shard, n_shards] = parse_shard(a.shard);
   o.shard = shard * dist->world() + dist->rank();

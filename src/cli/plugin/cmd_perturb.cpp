@@ -31,20 +31,6 @@ struct PerturbArgs {
   GenerationArgs generation;
 };
 
-std::vector<std::string> read_gene_file(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) throw pg::Error(file, "", "cannot be read");
-  std::vector<std::string> genes;
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto end = line.find_first_of("\t ,#\r");
-    line = line.substr(0, end);
-    if (!line.empty()) genes.push_back(line);
-  }
-  if (genes.empty()) throw pg::Error(file, "", "lists no gene");
-  return genes;
-}
-
 void run_perturb(PerturbArgs& a) {
   namespace fs = std::filesystem;
   const torch::Device device(pg::model::check_device(a.device));
@@ -52,7 +38,7 @@ void run_perturb(PerturbArgs& a) {
   auto loaded = pg::model::load_model(a.model, device);
   auto names = a.genes;
   if (!a.genes_file.empty())
-    for (auto& g : read_gene_file(a.genes_file)) names.push_back(g);
+    for (auto& g : pg::perturb::read_gene_list(a.genes_file)) names.push_back(g);
   if (names.empty()) throw pg::Error("<options>", "--genes", "no gene given (--genes or --genes-file)");
 
   pg::perturb::PerturbOptions o;
