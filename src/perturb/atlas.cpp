@@ -33,9 +33,10 @@ std::vector<ListGene> resolve_list(const pg::store::TokenStore& store, const std
                                    std::vector<std::string>* unknown) {
   std::vector<ListGene> out;
   std::set<int64_t> seen;
+  const GeneLookup lookup(store);
   for (size_t k = 0; k < genes.size(); ++k) {
     try {
-      auto r = resolve_genes(store, {genes[k]});
+      auto r = resolve_genes(store, lookup, {genes[k]});
       if (!seen.insert(r.genes[0]).second) continue;
       out.push_back({genes[k], static_cast<int64_t>(k), std::move(r)});
     } catch (const pg::Error&) {

@@ -63,29 +63,41 @@ Validation parse_validation(const std::string& s) {
   throw pg::Error("<options>", "--validation", "'" + s + "' is not one of generate, inference");
 }
 
-PerturbedGenes resolve_genes(const pg::store::TokenStore& store, const std::vector<std::string>& names) {
-  if (names.empty()) throw pg::Error("<options>", "--genes", "no gene given");
-  std::map<std::string, int64_t> by_id, by_name;
+GeneLookup::GeneLookup(const pg::store::TokenStore& store) {
   const auto& genes = store.genes();
   for (size_t g = 0; g < genes.size(); ++g) {
-    by_id.emplace(without_version(genes[g].gene_id), static_cast<int64_t>(g));
-    if (!genes[g].gene_name.empty()) by_name.emplace(lower(genes[g].gene_name), static_cast<int64_t>(g));
+    by_id_.emplace(without_version(genes[g].gene_id), static_cast<int64_t>(g));
+    if (!genes[g].gene_name.empty()) by_name_.emplace(lower(genes[g].gene_name), static_cast<int64_t>(g));
   }
+}
+
+int64_t GeneLookup::find(const std::string& name) const {
+  if (auto it = by_id_.find(without_version(name)); it != by_id_.end()) return it->second;
+  if (auto it = by_name_.find(lower(name)); it != by_name_.end()) return it->second;
+  return -1;
+}
+
+PerturbedGenes resolve_genes(const pg::store::TokenStore& store, const std::vector<std::string>& names) {
+  return resolve_genes(store, GeneLookup(store), names);
+}
+
+PerturbedGenes resolve_genes(const pg::store::TokenStore& store, const GeneLookup& lookup,
+                             const std::vector<std::string>& names) {
+  if (names.empty()) throw pg::Error("<options>", "--genes", "no gene given");
+  const auto& genes = store.genes();
   PerturbedGenes out;
   for (const auto& name : names) {
-    auto it = by_id.find(without_version(name));
-    if (it == by_id.end()) it = by_name.find(lower(name));
-    if (it == by_name.end())
+    const int64_t g = lookup.find(name);
+    if (g < 0)
       throw pg::Error(store.dir().string(), "gene '" + name + "'",
                       "is not one of the store's " + std::to_string(genes.size()) +
                           " count genes (give a symbol or Ensembl id of a tokenised gene)");
-    const auto& row = genes[static_cast<size_t>(it->second)];
-    if (std::find(out.genes.begin(), out.genes.end(), it->second) != out.genes.end())
+    if (std::find(out.genes.begin(), out.genes.end(), g) != out.genes.end())
       throw pg::Error("<options>", "gene '" + name + "'", "given twice");
     out.names.push_back(name);
-    out.genes.push_back(it->second);
-    out.src_tokens.push_back(row.source_token);
-    out.row_ids.push_back(kFirstGene + it->second);
+    out.genes.push_back(g);
+    out.src_tokens.push_back(genes[static_cast<size_t>(g)].source_token);
+    out.row_ids.push_back(kFirstGene + g);
   }
   return out;
 }

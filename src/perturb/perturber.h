@@ -42,8 +42,20 @@ struct PerturbedGenes {
   std::vector<int64_t> src_tokens;  // source vocabulary ids
   std::vector<int64_t> row_ids;     // target / count-head ids (gene + 4)
 };
-// pg::Error naming the unknown gene (and how many were given) otherwise.
+// The store's count genes by Ensembl id (version suffix ignored) or symbol
+// (case-insensitive), indexed once for long gene lists.
+class GeneLookup {
+ public:
+  explicit GeneLookup(const pg::store::TokenStore& store);
+  int64_t find(const std::string& name) const;  // store gene index, -1 if unknown
+
+ private:
+  std::map<std::string, int64_t> by_id_, by_name_;
+};
+// pg::Error naming the unknown (or repeated) gene otherwise.
 PerturbedGenes resolve_genes(const pg::store::TokenStore& store, const std::vector<std::string>& names);
+PerturbedGenes resolve_genes(const pg::store::TokenStore& store, const GeneLookup& lookup,
+                             const std::vector<std::string>& names);
 
 // A gene list file: one gene per line; anything after a tab, space, comma
 // or '#' is ignored, empty lines skipped. pg::Error if unreadable or empty.
