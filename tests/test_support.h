@@ -73,6 +73,25 @@ inline pg::io::CsrMatrix csr_from_rows(int64_t n_cols,
   return m;
 }
 
+// Rows [begin, end) of a row-major dense cells x genes array as a CSR (zeros not stored).
+inline pg::io::CsrMatrix csr_from_dense(const std::vector<float>& dense, int64_t n_cols, int64_t begin,
+                                        int64_t end) {
+  pg::io::CsrMatrix m;
+  m.n_rows = end - begin;
+  m.n_cols = n_cols;
+  for (int64_t r = begin; r < end; ++r) {
+    for (int64_t c = 0; c < n_cols; ++c) {
+      const float v = dense[static_cast<size_t>(r * n_cols + c)];
+      if (v == 0) continue;
+      m.indices.push_back(static_cast<int32_t>(c));
+      m.data.push_back(v);
+    }
+    m.indptr.push_back(static_cast<int64_t>(m.data.size()));
+  }
+  m.storage = {"csr", "float32", "int32"};
+  return m;
+}
+
 // expected_values.json of the format fixtures, keyed by fixture path.
 inline const nlohmann::json& expected_values() {
   static const nlohmann::json j = [] {

@@ -21,23 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-pg::io::CsrMatrix csr_rows(const std::vector<float>& dense, int64_t n_genes, int64_t begin, int64_t end) {
-  pg::io::CsrMatrix m;
-  m.n_rows = end - begin;
-  m.n_cols = n_genes;
-  for (int64_t r = begin; r < end; ++r) {
-    for (int64_t c = 0; c < n_genes; ++c) {
-      const float v = dense[static_cast<size_t>(r * n_genes + c)];
-      if (v == 0) continue;
-      m.indices.push_back(static_cast<int32_t>(c));
-      m.data.push_back(v);
-    }
-    m.indptr.push_back(static_cast<int64_t>(m.data.size()));
-  }
-  m.storage = {"csr", "float32", "int32"};
-  return m;
-}
-
 std::vector<std::string> strings(const nlohmann::json& j) {
   std::vector<std::string> out;
   for (const auto& v : j) out.push_back(v.get<std::string>());
@@ -70,7 +53,8 @@ fs::path write(const pg::io::CellMatrix& m, const std::string& name) {
 // The pbmc counts with obs grp, as the fixture grouped them.
 fs::path pbmc_file() {
   const auto& pj = pg::test::de_expected()["pbmc"];
-  auto m = cells(csr_rows(pg::test::de_inputs().values<float>("pbmc_counts"), 200, 0, 300), pj["genes"], "c");
+  auto m = cells(pg::test::csr_from_dense(pg::test::de_inputs().values<float>("pbmc_counts"), 200, 0, 300),
+                 pj["genes"], "c");
   m.obs.columns.push_back(pg::io::string_column("grp", strings(pj["groups"])));
   return write(m, "pbmc.h5ad");
 }
@@ -79,8 +63,8 @@ fs::path pbmc_file() {
 pg::io::CellMatrix perturbation_cells() {
   const auto& pj = pg::test::de_expected()["pbmc"];
   const auto counts = pg::test::de_inputs().values<float>("pbmc_counts");
-  auto m = cells(csr_rows(counts, 200, 0, 150), pj["genes"], "p");
-  m.layers["pred_counts"] = csr_rows(counts, 200, 150, 300);
+  auto m = cells(pg::test::csr_from_dense(counts, 200, 0, 150), pj["genes"], "p");
+  m.layers["pred_counts"] = pg::test::csr_from_dense(counts, 200, 150, 300);
   m.obs.columns.push_back(pg::io::string_column("time_point", strings(pj["perturbation"]["time_point"])));
   m.obs.columns.push_back(pg::io::string_column("cell_group", strings(pj["perturbation"]["cell_group"])));
   return m;
@@ -157,7 +141,8 @@ TEST(DeCli, GroupVsRestAndVsReferenceFromCounts) {
 
 TEST(DeCli, LogNormalisedInput) {
   const auto& kj = pg::test::de_expected()["kang"];
-  auto m = cells(csr_rows(pg::test::de_inputs().values<float>("kang_x"), 200, 0, 300), kj["genes"], "k");
+  auto m = cells(pg::test::csr_from_dense(pg::test::de_inputs().values<float>("kang_x"), 200, 0, 300),
+                 kj["genes"], "k");
   m.obs.columns.push_back(pg::io::string_column("cell_type", strings(kj["groups"])));
   const auto in = write(m, "kang.h5ad");
   const auto out = in.parent_path() / "de.tsv";

@@ -15,23 +15,6 @@ namespace {
 
 using pg::analysis::GeneTest;
 
-pg::io::CsrMatrix csr_of(const std::vector<float>& dense, int64_t rows, int64_t cols) {
-  pg::io::CsrMatrix m;
-  m.n_rows = rows;
-  m.n_cols = cols;
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) {
-      const float v = dense[static_cast<size_t>(r * cols + c)];
-      if (v == 0) continue;
-      m.indices.push_back(static_cast<int32_t>(c));
-      m.data.push_back(v);
-    }
-    m.indptr.push_back(static_cast<int64_t>(m.data.size()));
-  }
-  m.storage = {"csr", "float32", "int32"};
-  return m;
-}
-
 struct Kang {
   std::vector<float> x = pg::test::de_inputs().values<float>("kang_x");
   int64_t n_genes = static_cast<int64_t>(pg::test::de_expected()["kang"]["genes"].size());
@@ -86,7 +69,7 @@ TEST(DifferentialExpression, AllInputFormsGiveTheSameResult) {
     for (int64_t j = 0; j < k.n_genes; ++j) ma(i, j) = ad[static_cast<size_t>(i * k.n_genes + j)];
   for (int64_t i = 0; i < n2; ++i)
     for (int64_t j = 0; j < k.n_genes; ++j) mb(i, j) = bd[static_cast<size_t>(i * k.n_genes + j)];
-  const auto csr = csr_of(k.x, k.n_cells, k.n_genes);
+  const auto csr = pg::test::csr_from_dense(k.x, k.n_genes, 0, k.n_cells);
   const std::vector<std::vector<GeneTest>> others = {
       pg::analysis::wilcoxon(ad.data(), n1, bd.data(), n2, k.n_genes), pg::analysis::wilcoxon(ma, mb),
       pg::analysis::wilcoxon(csr, g, r)};
@@ -106,7 +89,7 @@ TEST(DifferentialExpression, MatchesScanpyFromCountsOnPbmc) {
   const auto& pj = pg::test::de_expected()["pbmc"];
   const auto counts = pg::test::de_inputs().values<float>("pbmc_counts");
   const auto n_genes = static_cast<int64_t>(pj["genes"].size());
-  const auto csr = csr_of(counts, static_cast<int64_t>(pj["groups"].size()), n_genes);
+  const auto csr = pg::test::csr_from_dense(counts, n_genes, 0, static_cast<int64_t>(pj["groups"].size()));
   for (const auto& cmp : pj["comparisons"]) {
     const auto [g, r] = sides(pj["groups"], cmp);
     pg::analysis::DeOptions opt;

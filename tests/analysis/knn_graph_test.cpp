@@ -16,7 +16,7 @@ namespace {
 using pg::analysis::Matrix;
 
 TEST(KnnGraph, NeighboursMatchScanpy) {
-  const Matrix pca = pg::test::fixture_matrix(pg::test::program_fixtures()["pca"]);
+  const Matrix pca = pg::test::matrix_of(pg::test::program_fixtures()["pca"]);
   const auto nn = pg::analysis::exact_neighbours(pca, 15);
   ASSERT_EQ(nn.n_rows, 300);
   ASSERT_EQ(nn.k, 15);
@@ -38,7 +38,7 @@ TEST(KnnGraph, NeighboursMatchScanpy) {
 }
 
 TEST(KnnGraph, ConnectivitiesMatchScanpy) {
-  const Matrix pca = pg::test::fixture_matrix(pg::test::program_fixtures()["pca"]);
+  const Matrix pca = pg::test::matrix_of(pg::test::program_fixtures()["pca"]);
   const auto g = pg::analysis::umap_connectivities(pg::analysis::exact_neighbours(pca, 15));
   const auto expected = pg::test::fixture_connectivities();
   ASSERT_EQ(g.n_vertices, 300);
@@ -55,7 +55,7 @@ TEST(KnnGraph, ConnectivitiesMatchScanpy) {
 
 TEST(KnnGraph, ConnectivitiesAreAFuzzyUnion) {
   // Every weight in (0, 1]; each row's nearest other point is fully connected.
-  const Matrix pca = pg::test::fixture_matrix(pg::test::program_fixtures()["pca"]);
+  const Matrix pca = pg::test::matrix_of(pg::test::program_fixtures()["pca"]);
   const auto nn = pg::analysis::exact_neighbours(pca, 15);
   const auto g = pg::analysis::umap_connectivities(nn);
   std::map<std::pair<int64_t, int64_t>, double> w;

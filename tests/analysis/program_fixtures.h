@@ -13,6 +13,7 @@
 #include "analysis/graph.h"
 #include "analysis/matrix.h"
 #include "io/cell_matrix.h"
+#include "metric_fixtures.h"  // matrix_of
 #include "test_support.h"
 
 namespace pg::test {
@@ -23,15 +24,6 @@ inline const nlohmann::json& program_fixtures() {
     return nlohmann::json::parse(in);
   }();
   return j;
-}
-
-inline analysis::Matrix fixture_matrix(const nlohmann::json& rows) {
-  analysis::Matrix m(static_cast<Eigen::Index>(rows.size()),
-                     rows.empty() ? 0 : static_cast<Eigen::Index>(rows[0].size()));
-  for (Eigen::Index r = 0; r < m.rows(); ++r)
-    for (Eigen::Index c = 0; c < m.cols(); ++c)
-      m(r, c) = rows[static_cast<size_t>(r)][static_cast<size_t>(c)].get<double>();
-  return m;
 }
 
 // The counts as a CSR (float32 values, as a reader gives them).

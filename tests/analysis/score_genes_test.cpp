@@ -23,7 +23,7 @@ std::vector<int64_t> set_genes(const nlohmann::json& s) {
 
 TEST(ScoreGenes, MatchesScanpyOnLogNormalisedCells) {
   const auto& f = pg::test::program_fixtures();
-  const Matrix expr = pg::analysis::log_normalise(pg::test::fixture_matrix(f["counts"]));
+  const Matrix expr = pg::analysis::log_normalise(pg::test::matrix_of(f["counts"]));
   for (const auto& s : f["score_sets"]) {
     const auto scores = pg::analysis::score_genes(expr, set_genes(s));
     const auto expected = s["scores"].get<std::vector<double>>();

@@ -22,10 +22,7 @@ struct EmbedArgs {
 };
 
 void run_embed(EmbedArgs& a) {
-  namespace fs = std::filesystem;
-  if (fs::exists(a.output) && !a.overwrite)
-    throw pg::Error(a.output, "output", "exists (pass --overwrite to replace it)");
-  if (fs::path(a.output).extension() != ".h5ad") throw pg::Error(a.output, "output", "must end in .h5ad");
+  check_h5ad_output(a.output, a.overwrite);
   const torch::Device device(pg::model::check_device(a.device));
   const auto store = pg::store::TokenStore::open(a.store);
   auto loaded = pg::model::load_model(a.model, device);

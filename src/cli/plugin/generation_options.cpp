@@ -53,6 +53,13 @@ std::vector<int64_t> parse_times(const std::vector<std::string>& given,
   return out;
 }
 
+void check_h5ad_output(const std::string& output, bool overwrite) {
+  namespace fs = std::filesystem;
+  if (fs::exists(output) && !overwrite)
+    throw pg::Error(output, "output", "exists (pass --overwrite to replace it)");
+  if (fs::path(output).extension() != ".h5ad") throw pg::Error(output, "output", "must end in .h5ad");
+}
+
 void add_generation_options(CLI::App& cmd, GenerationArgs& a) {
   auto& o = a.options;
   cmd.add_option("--time-points", a.time_points, "Time points to generate, by label or 1..T (default: all)");

@@ -34,6 +34,10 @@ pg::generate::GenerateOptions generation_options(const GenerationArgs& a, const 
 // Every setting, for the outputs' uns.
 nlohmann::json generation_settings(const GenerationArgs& a, const pg::generate::GenerateOptions& o);
 
+// An output .h5ad that may be written: pg::Error if it exists without
+// `overwrite` or does not end in .h5ad.
+void check_h5ad_output(const std::string& output, bool overwrite);
+
 // Time points by label (a pairing column of the store) or by number 1..T.
 std::vector<int64_t> parse_times(const std::vector<std::string>& given,
                                  const std::vector<std::string>& labels, const std::string& store);
