@@ -46,9 +46,9 @@ SafeTensors SafeTensors::read(const std::string& path) {
                 "header length " + std::to_string(n) + " exceeds the limit of " +
                     std::to_string(kMaxSafetensorsHeader) + " bytes");
   }
-  nlohmann::json header;
+  nlohmann::ordered_json header;  // ordered: the metadata's order is kept
   try {
-    header = nlohmann::json::parse(b.substr(8, n));
+    header = nlohmann::ordered_json::parse(b.substr(8, n));
   } catch (const nlohmann::json::exception& e) {
     throw Error(path, "header", std::string("invalid JSON: ") + e.what());
   }
@@ -61,8 +61,9 @@ SafeTensors SafeTensors::read(const std::string& path) {
       if (!entry.is_object()) throw Error(path, "__metadata__", "is not a JSON object");
       for (const auto& [k, v] : entry.items()) {
         if (!v.is_string()) throw Error(path, "__metadata__/" + k, "is not a string");
+        st.metadata_[k] = v.get<std::string>();
+        st.metadata_in_order_.emplace_back(k, v.get<std::string>());
       }
-      st.metadata_ = entry;
       continue;
     }
     try {
@@ -110,8 +111,11 @@ SafeTensors SafeTensors::read(const std::string& path) {
   return st;
 }
 
-std::string safetensors_bytes(std::vector<TensorData> tensors,
-                              const std::map<std::string, std::string>& metadata) {
+namespace {
+
+// Sorts `tensors` by name and returns the 8-byte length + header of the file
+// they make; the data section is their bytes back to back in that order.
+std::string safetensors_prefix(std::vector<TensorData>& tensors, const SafetensorsMetadata& metadata) {
   std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   // Key order inside an entry and "__metadata__" last, as the reference files have them.
   std::string header = "{";
@@ -133,24 +137,37 @@ std::string safetensors_bytes(std::vector<TensorData> tensors,
               std::to_string(offset) + "," + std::to_string(offset + t.bytes.size()) + "]}";
     offset += t.bytes.size();
   }
-  if (!metadata.empty())
-    header += std::string(tensors.empty() ? "" : ",") + "\"__metadata__\":" + nlohmann::json(metadata).dump();
+  if (!metadata.empty()) {
+    header += std::string(tensors.empty() ? "" : ",") + "\"__metadata__\":{";
+    for (size_t i = 0; i < metadata.size(); ++i)
+      header += (i ? "," : "") + nlohmann::json(metadata[i].first).dump() + ":" +
+                nlohmann::json(metadata[i].second).dump();
+    header += "}";
+  }
   header += "}";
   header.append((8 - header.size() % 8) % 8, ' ');
   std::string out(8, '\0');
   for (int i = 0; i < 8; ++i)
     out[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
-  out += header;
+  return out + header;
+}
+
+}  // namespace
+
+std::string safetensors_bytes(std::vector<TensorData> tensors, const SafetensorsMetadata& metadata) {
+  std::string out = safetensors_prefix(tensors, metadata);
   for (const auto& t : tensors) out.append(t.bytes);
   return out;
 }
 
 void write_safetensors(const std::string& path, std::vector<TensorData> tensors,
-                       const std::map<std::string, std::string>& metadata) {
-  const std::string bytes = safetensors_bytes(std::move(tensors), metadata);
+                       const SafetensorsMetadata& metadata) {
+  // Streamed tensor by tensor: writing never holds a second copy of the weights.
+  const std::string prefix = safetensors_prefix(tensors, metadata);
   write_atomically(path, [&](const std::filesystem::path& tmp) {
     std::ofstream out(tmp, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.write(prefix.data(), static_cast<std::streamsize>(prefix.size()));
+    for (const auto& t : tensors) out.write(t.bytes.data(), static_cast<std::streamsize>(t.bytes.size()));
     out.close();
     if (!out) throw Error(path, "", "write failed (disk full?)");
   });

@@ -16,11 +16,16 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
 
 namespace pg::io {
+
+// "__metadata__" entries in file order (the reference tools write them in
+// insertion order, so a byte-exact rewrite needs that order).
+using SafetensorsMetadata = std::vector<std::pair<std::string, std::string>>;
 
 struct TensorView {
   std::string dtype;           // "F32", "F64", "I64", "I32", "BOOL", ...
@@ -39,6 +44,8 @@ class SafeTensors {
   const TensorView& at(const std::string& name) const;
   std::vector<std::string> names() const;
   const nlohmann::json& metadata() const { return metadata_; }
+  // The same entries in the order the file has them.
+  const SafetensorsMetadata& metadata_in_order() const { return metadata_in_order_; }
 
   // The values of tensor `name` as a vector of T; the stored dtype must be
   // exactly the one matching T (F32 float, F64 double, I64 int64_t, I32 int32_t).
@@ -60,6 +67,7 @@ class SafeTensors {
   std::shared_ptr<const std::string> bytes_;  // shared so views survive moves
   std::map<std::string, TensorView> tensors_;
   nlohmann::json metadata_ = nlohmann::json::object();
+  SafetensorsMetadata metadata_in_order_;
 };
 
 template <>
@@ -93,11 +101,10 @@ struct TensorData {
 
 // The file's bytes; throws pg::Error for a bad dtype, a size that does not
 // match the shape, or a duplicate name.
-std::string safetensors_bytes(std::vector<TensorData> tensors,
-                              const std::map<std::string, std::string>& metadata = {});
+std::string safetensors_bytes(std::vector<TensorData> tensors, const SafetensorsMetadata& metadata = {});
 // Writes them atomically (temporary file + rename).
 void write_safetensors(const std::string& path, std::vector<TensorData> tensors,
-                       const std::map<std::string, std::string>& metadata = {});
+                       const SafetensorsMetadata& metadata = {});
 
 // Largest header accepted (the JSON of a model with thousands of tensors is a few MB).
 inline constexpr uint64_t kMaxSafetensorsHeader = uint64_t{100} << 20;

@@ -37,7 +37,13 @@ bool TorchCheckpoint::is_tensor(const PickleNode& n) {
           n.name == "_rebuild_parameter_with_state");
 }
 
-TorchCheckpoint TorchCheckpoint::read(const std::string& path, const UnpickleOptions& options) {
+int64_t TensorLocation::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+TorchCheckpoint TorchCheckpoint::parse(const std::string& path, const UnpickleOptions& options) {
   TorchCheckpoint c;
   c.path_ = path;
   c.zip_ = std::make_shared<const ZipReader>(ZipReader::open(path));
@@ -77,12 +83,26 @@ TorchCheckpoint TorchCheckpoint::read(const std::string& path, const UnpickleOpt
     for (const auto& [k, v] : sd->entries) {
       if (!k->is(Kind::Str)) throw pg::Error(path, "state_dict", "a key is not a string");
       if (!is_tensor(*v)) continue;  // e.g. extra state objects; kept in root()
-      c.state_dict_.emplace_back(k->text, c.tensor(*v));
+      c.locations_.emplace_back(k->text, c.locate(*v));
     }
   }
   if (c.root_->is(Kind::Dict))
     if (const PickleNode* hp = c.root_->get("hyper_parameters"))
       c.hyper_parameters_ = pickle_to_json(*hp, path, "hyper_parameters");
+  return c;
+}
+
+TorchCheckpoint TorchCheckpoint::open(const std::string& path, const UnpickleOptions& options) {
+  return parse(path, options);
+}
+
+TorchCheckpoint TorchCheckpoint::read(const std::string& path, const UnpickleOptions& options) {
+  TorchCheckpoint c = parse(path, options);
+  const PickleNode* sd = c.root_->is(Kind::Dict) ? c.root_->get("state_dict") : nullptr;
+  if (sd == nullptr || !sd->is(Kind::Dict)) sd = c.root_.get();
+  if (!c.locations_.empty())
+    for (const auto& [k, v] : sd->entries)
+      if (k->is(Kind::Str) && is_tensor(*v)) c.state_dict_.emplace_back(k->text, c.tensor(*v));
   return c;
 }
 
@@ -92,13 +112,13 @@ const CheckpointTensor* TorchCheckpoint::find(const std::string& name) const {
   return nullptr;
 }
 
-CheckpointTensor TorchCheckpoint::tensor(const PickleNode& node) const {
+TensorLocation TorchCheckpoint::locate(const PickleNode& node) const {
   const std::string where = prefix_ + "data.pkl";
   auto bad = [&](const std::string& problem) { return pg::Error(path_, where, "tensor: " + problem); };
   if (!is_tensor(node)) throw bad("not a tensor (" + node.qualified_name() + ")");
   if (node.name != "_rebuild_tensor_v2") {
     if (node.items.empty() || !node.items[0]) throw bad(node.name + " without data");
-    return tensor(*node.items[0]);
+    return locate(*node.items[0]);
   }
   const auto& a = node.items;
   if (a.size() < 4 || !a[0]->is(Kind::Persistent) || !a[1]->is(Kind::Int) || !a[2]->is(Kind::Tuple) ||
@@ -113,73 +133,118 @@ CheckpointTensor TorchCheckpoint::tensor(const PickleNode& node) const {
   for (const StorageType& t : kStorageTypes)
     if (pid[1]->module == "torch" && pid[1]->name == t.storage) type = &t;
   if (type == nullptr) throw bad("unsupported storage type " + pid[1]->qualified_name());
-  const std::string& key = pid[2]->text;
-  const int64_t storage_numel = pid[4]->integer;
-  std::shared_ptr<const std::string>& storage = storages_[key];
-  if (!storage) {
-    std::string bytes = zip_->read(prefix_ + "data/" + key);
-    if (storage_numel < 0 ||
-        static_cast<uint64_t>(bytes.size()) !=
-            static_cast<uint64_t>(storage_numel) * static_cast<uint64_t>(type->element_size))
-      throw pg::Error(path_, prefix_ + "data/" + key,
-                      "storage has " + std::to_string(bytes.size()) + " bytes, expected " +
-                          std::to_string(storage_numel) + " x " + std::to_string(type->element_size));
-    storage = std::make_shared<const std::string>(std::move(bytes));
-  }
-  const int64_t es = type->element_size;
-  const int64_t avail = static_cast<int64_t>(storage->size()) / es;
-
-  CheckpointTensor t;
-  t.dtype = type->dtype;
+  TensorLocation loc;
+  loc.dtype = type->dtype;
+  loc.element_size = type->element_size;
+  loc.storage_key = pid[2]->text;
+  // Any device tag is fine: the bytes are the same, we load them to the CPU.
+  loc.device = pid[3]->is(Kind::Str) ? pid[3]->text : std::string();
+  loc.storage_numel = pid[4]->integer;
+  if (loc.storage_numel < 0) throw bad("negative storage size");
+  loc.offset = a[1]->integer;
+  if (loc.offset < 0) throw bad("negative storage offset");
   const size_t dims = a[2]->items.size();
   if (a[3]->items.size() != dims) throw bad("size and stride have different lengths");
-  std::vector<int64_t> stride(dims);
-  int64_t numel = 1, last = a[1]->integer;  // `last`: storage index of the last element
-  if (last < 0) throw bad("negative storage offset");
+  int64_t numel = 1, last = loc.offset;  // `last`: storage index of the last element
   for (size_t d = 0; d < dims; ++d) {
     const auto &s = a[2]->items[d], &st = a[3]->items[d];
     if (!s->is(Kind::Int) || !st->is(Kind::Int) || s->integer < 0 || st->integer < 0)
       throw bad("bad size or stride in dimension " + std::to_string(d));
-    t.shape.push_back(s->integer);
-    stride[d] = st->integer;
+    loc.shape.push_back(s->integer);
+    loc.stride.push_back(st->integer);
     if (__builtin_mul_overflow(numel, s->integer, &numel)) throw bad("element count overflows");
   }
+  int64_t bytes = 0;
+  if (__builtin_mul_overflow(numel, loc.element_size, &bytes)) throw bad("byte count overflows");
   if (numel > 0) {
     for (size_t d = 0; d < dims; ++d) {
       int64_t span = 0;
-      if (__builtin_mul_overflow(t.shape[d] - 1, stride[d], &span) ||
+      if (__builtin_mul_overflow(loc.shape[d] - 1, loc.stride[d], &span) ||
           __builtin_add_overflow(last, span, &last))
         throw bad("strides overflow");
     }
-    if (last >= avail)
-      throw bad("view reaches element " + std::to_string(last) + " of a storage of " + std::to_string(avail));
+    if (last >= loc.storage_numel)
+      throw bad("view reaches element " + std::to_string(last) + " of a storage of " +
+                std::to_string(loc.storage_numel));
   }
-  t.bytes.resize(static_cast<size_t>(numel * es));
-  if (numel == 0) return t;
-  const char* src = storage->data() + a[1]->integer * es;
+  return loc;
+}
+
+const ZipEntry& TorchCheckpoint::storage_entry(const TensorLocation& loc) const {
+  const std::string name = prefix_ + "data/" + loc.storage_key;
+  const ZipEntry* e = zip_->find(name);
+  if (e == nullptr) throw pg::Error(path_, name, "no such entry in the zip archive (truncated checkpoint?)");
+  if (e->size != static_cast<uint64_t>(loc.storage_numel) * static_cast<uint64_t>(loc.element_size))
+    throw pg::Error(path_, name,
+                    "storage has " + std::to_string(e->size) + " bytes, expected " +
+                        std::to_string(loc.storage_numel) + " x " + std::to_string(loc.element_size));
+  return *e;
+}
+
+namespace {
+
+// Copies the view (shape, stride, offset) of `storage` into C order.
+void gather(const TensorLocation& loc, const char* storage, char* out) {
+  const int64_t es = loc.element_size, numel = loc.numel();
+  if (numel == 0) return;
+  const char* src = storage + loc.offset * es;
+  const size_t dims = loc.shape.size();
   // C-contiguous (ignoring dimensions of size 1): one copy.
   bool contiguous = true;
   for (int64_t d = static_cast<int64_t>(dims) - 1, expect = 1; d >= 0; --d) {
     const auto u = static_cast<size_t>(d);
-    if (t.shape[u] != 1 && stride[u] != expect) contiguous = false;
-    expect *= t.shape[u];
+    if (loc.shape[u] != 1 && loc.stride[u] != expect) contiguous = false;
+    expect *= loc.shape[u];
   }
   if (contiguous) {
-    std::memcpy(t.bytes.data(), src, t.bytes.size());
-    return t;
+    std::memcpy(out, src, static_cast<size_t>(numel * es));
+    return;
   }
-  // Otherwise gather element by element with an odometer over the indices.
+  // Otherwise element by element with an odometer over the indices.
   std::vector<int64_t> idx(dims, 0);
   int64_t off = 0;
   for (int64_t i = 0; i < numel; ++i) {
-    std::memcpy(t.bytes.data() + i * es, src + off * es, static_cast<size_t>(es));
+    std::memcpy(out + i * es, src + off * es, static_cast<size_t>(es));
     for (size_t d = dims; d-- > 0;) {
-      off += stride[d];
-      if (++idx[d] < t.shape[d]) break;
-      off -= stride[d] * t.shape[d];
+      off += loc.stride[d];
+      if (++idx[d] < loc.shape[d]) break;
+      off -= loc.stride[d] * loc.shape[d];
       idx[d] = 0;
     }
   }
+}
+
+bool whole_contiguous_storage(const TensorLocation& loc) {
+  if (loc.offset != 0 || loc.numel() != loc.storage_numel) return false;
+  for (int64_t d = static_cast<int64_t>(loc.shape.size()) - 1, expect = 1; d >= 0; --d) {
+    const auto u = static_cast<size_t>(d);
+    if (loc.shape[u] != 1 && loc.stride[u] != expect) return false;
+    expect *= loc.shape[u];
+  }
+  return true;
+}
+
+}  // namespace
+
+void TorchCheckpoint::read_into(const TensorLocation& loc, char* out) const {
+  const ZipEntry& e = storage_entry(loc);
+  if (whole_contiguous_storage(loc)) {
+    zip_->read_into(e, out, e.size);
+    return;
+  }
+  const std::string storage = zip_->read(e);
+  gather(loc, storage.data(), out);
+}
+
+CheckpointTensor TorchCheckpoint::tensor(const PickleNode& node) const {
+  const TensorLocation loc = locate(node);
+  std::shared_ptr<const std::string>& storage = storages_[loc.storage_key];
+  if (!storage) storage = std::make_shared<const std::string>(zip_->read(storage_entry(loc)));
+  CheckpointTensor t;
+  t.dtype = loc.dtype;
+  t.shape = loc.shape;
+  t.bytes.resize(static_cast<size_t>(loc.nbytes()));
+  gather(loc, storage->data(), t.bytes.data());
   return t;
 }
 

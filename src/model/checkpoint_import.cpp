@@ -7,6 +7,8 @@
 #include "core/error.h"
 #include "core/sha256.h"
 #include "io/torch_checkpoint.h"
+#include "model/checkpoint_common.h"
+#include "model/encoder_import.h"
 
 namespace pg::model {
 namespace {
@@ -15,12 +17,6 @@ namespace {
 torch::Tensor to_torch(const pg::io::CheckpointTensor& t, const std::string& file, const std::string& key) {
   auto out = tensor_from_bytes(t.dtype, t.shape, t.bytes, file, key);
   return out.is_floating_point() ? out.to(torch::kFloat32) : out;
-}
-
-// Removes torch.compile's `_orig_mod.` wherever it occurs (the reference strips it on save).
-std::string strip_compile(std::string key) {
-  for (size_t p; (p = key.find("_orig_mod.")) != std::string::npos;) key.erase(p, 10);
-  return key;
 }
 
 const torch::Tensor& need(const NamedTensors& w, const std::string& key, const std::string& file) {
@@ -39,26 +35,6 @@ int64_t count_blocks(const NamedTensors& w, const std::string& prefix) {
   if (idx.empty()) return 0;
   if (*idx.begin() != 0 || *idx.rbegin() != static_cast<int64_t>(idx.size()) - 1) return -1;
   return static_cast<int64_t>(idx.size());
-}
-
-// A hyper-parameter of the checkpoint, or `fallback` when absent or null.
-template <typename T>
-T hparam(const nlohmann::json& hp, const char* key, const T& fallback, const std::string& file) {
-  if (!hp.is_object() || !hp.contains(key) || hp.at(key).is_null()) return fallback;
-  try {
-    return hp.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw pg::Error(file, std::string("hyper_parameters.") + key,
-                    "has an unexpected type: " + hp.at(key).dump());
-  }
-}
-
-void expect_equal(int64_t from_weights, int64_t from_hparams, const std::string& file,
-                  const std::string& what) {
-  if (from_weights != from_hparams)
-    throw pg::Error(file, what,
-                    "the weights imply " + std::to_string(from_weights) + " but hyper_parameters say " +
-                        std::to_string(from_hparams));
 }
 
 // Weights by reference key: masking keys as they are; count-stage keys
@@ -127,17 +103,9 @@ DecoderConfig infer_decoder(const NamedTensors& w, const nlohmann::json& hp, con
   if (c.num_layers <= 0) throw pg::Error(file, p + "decoder_block.*", "missing or not numbered 0..n-1");
   const int64_t inner = need(w, p + "decoder_block.0.self_attn.to_q.weight", file).size(0);
   c.num_heads = hparam<int64_t>(hp, "num_heads", 8, file);
-  if (inner % c.num_heads != 0)
-    throw pg::Error(file, p + "decoder_block.0.self_attn.to_q.weight",
-                    "inner width " + std::to_string(inner) + " is not a multiple of " +
-                        std::to_string(c.num_heads) + " heads");
-  c.head_dim = inner / c.num_heads;
-  expect_equal(c.head_dim, hparam<int64_t>(hp, "d_ff", c.head_dim, file), file, "hyper_parameters.d_ff");
-  expect_equal(c.d_model, hparam<int64_t>(hp, "d_model", c.d_model, file), file, "hyper_parameters.d_model");
-  expect_equal(c.num_layers, hparam<int64_t>(hp, "num_layers", c.num_layers, file), file,
-               "hyper_parameters.num_layers");
-  expect_equal(c.vocab_size, hparam<int64_t>(hp, "tgt_vocab_size", c.vocab_size, file), file,
-               "hyper_parameters.tgt_vocab_size");
+  c.head_dim = head_width(inner, c.num_heads, hp, file, p + "decoder_block.0.self_attn.to_q.weight");
+  expect_hparams(hp, file,
+                 {{"d_model", c.d_model}, {"num_layers", c.num_layers}, {"tgt_vocab_size", c.vocab_size}});
   c.ffn_hidden = need(w, p + "decoder_block.0.feed_forward.fc1.weight", file).size(0);
   c.positional =
       positional_mode_from_string(hparam<std::string>(hp, "pos_encoding_mode", "", file).empty()
@@ -229,12 +197,12 @@ ModelDirContents import_lightning_checkpoint(const std::string& path, const Impo
   NamedTensors w = normalise_keys(ckpt, path, r);
   // The published weights are a standalone source-encoder (scmaskgit)
   // checkpoint: `transformer.*` of encoder blocks (no norm2, no cross-attention).
-  if (!w.count(std::string(kEncoderPrefix) + "token_embedding.weight") &&
-      w.count("transformer.decoder_block.0.norm1.weight") &&
-      !w.count("transformer.decoder_block.0.norm2.weight"))
+  std::vector<std::string> keys;
+  for (const auto& [k, t] : w) keys.push_back(k);
+  if (is_standalone_encoder(keys))
     throw pg::Error(path, "state_dict",
                     "is a standalone source-encoder (scmaskgit) checkpoint without a PerturbGen decoder; "
-                    "import-ckpt converts masking- and count-stage checkpoints");
+                    "import it with import_encoder_checkpoint (perturbgen import-ckpt does this by itself)");
 
   ModelConfig config;
   config.encoder = infer_encoder(w, options, path);
@@ -261,21 +229,7 @@ ModelDirContents import_lightning_checkpoint(const std::string& path, const Impo
     throw pg::Error(path, "genes",
                     std::to_string(options.genes.size()) + " gene names given for a count head of " +
                         std::to_string(config.count_head->n_genes) + " genes");
-  const auto* root = ckpt.root().get();
-  auto scalar = [&](const char* key) -> nlohmann::json {
-    const auto* n = root ? root->get(key) : nullptr;
-    if (!n) return nullptr;
-    if (n->is(pg::io::PickleNode::Kind::Int)) return n->integer;
-    if (n->is(pg::io::PickleNode::Kind::Str)) return n->text;
-    return nullptr;
-  };
-  out.meta.provenance = {{"imported_from", std::filesystem::path(path).filename().string()},
-                         {"sha256", pg::sha256_file(path)},
-                         {"stage", r.stage},
-                         {"lightning_version", scalar("pytorch-lightning_version")},
-                         {"epoch", scalar("epoch")},
-                         {"global_step", scalar("global_step")},
-                         {"hyper_parameters", hp}};
+  out.meta.provenance = checkpoint_provenance(ckpt, path, r.stage);
   return out;
 }
 

@@ -118,6 +118,13 @@ EncoderConfig encoder_config_from_json(const nlohmann::json& j, const std::strin
   ec.time_row = get<int64_t>(e, es, "time_row", file, 1, false);
   ec.layernorm_eps = get<double>(e, es, "layernorm_eps", file, 1e-5, false);
   ec.mode = encoder_mode_from_string(get<std::string>(e, es, "encoder_mode", file, "reference", false), file);
+  ec.mlm_head = get<bool>(e, es, "mlm_head", file, true, false);
+  // The encoder adds the sinusoid time/position tables (time_pos_sin); an
+  // encoder trained with another positional mode would embed differently.
+  const auto pos = get<std::string>(e, es, "pos_encoding_mode", file, "time_pos_sin", false);
+  if (pos != "time_pos_sin")
+    throw pg::Error(file, "encoder_scmoscf.pos_encoding_mode",
+                    "is '" + pos + "'; the source encoder supports only time_pos_sin");
   for (auto [k, v] : {std::pair{"d_model", ec.d_model},
                       {"num_heads", ec.num_heads},
                       {"d_ff", ec.head_dim},
@@ -125,10 +132,10 @@ EncoderConfig encoder_config_from_json(const nlohmann::json& j, const std::strin
                       {"max_seq_length", ec.max_seq_length},
                       {"n_total_tps", ec.n_time_rows},
                       {"tgt_vocab_size", ec.vocab_size}})
-    check_positive(v, file, std::string(es) + "." + k);
+    check_positive(v, file, "encoder_scmoscf." + std::string(k));
   if (ec.time_row < 0 || ec.time_row >= ec.n_time_rows)
     throw pg::Error(
-        file, std::string(es) + ".time_row",
+        file, "encoder_scmoscf.time_row",
         "must be in [0, " + std::to_string(ec.n_time_rows) + "), got " + std::to_string(ec.time_row));
 
   return ec;
@@ -214,6 +221,7 @@ nlohmann::json encoder_config_to_json(const EncoderConfig& e) {
           {"time_row", e.time_row},
           {"layernorm_eps", e.layernorm_eps},
           {"encoder_mode", to_string(e.mode)},
+          {"mlm_head", e.mlm_head},
           {"pos_encoding_mode", "time_pos_sin"}};
 }
 

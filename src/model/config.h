@@ -33,6 +33,9 @@ struct EncoderConfig {
   int64_t time_row = 1;         // the time row the encoder adds
   double layernorm_eps = 1e-5;
   EncoderMode mode = EncoderMode::Reference;
+  // Whether the MLM head `decoder_fc` is held. PerturbGen never reads it;
+  // only pretraining needs it (an imported encoder drops it by default).
+  bool mlm_head = true;
 
   int64_t inner_dim() const { return num_heads * head_dim; }
 };

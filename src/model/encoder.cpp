@@ -29,7 +29,7 @@ SourceEncoderImpl::SourceEncoderImpl(const EncoderConfig& c, torch::Device devic
   for (int64_t i = c.mode == EncoderMode::Reference ? c.num_layers - 1 : 0; i < c.num_layers; ++i)
     blocks.emplace_back(std::to_string(i), EncoderBlock(c).ptr());
   decoder_block = register_module("decoder_block", torch::nn::ModuleDict(blocks));
-  decoder_fc = register_module("decoder_fc", torch::nn::Linear(c.d_model, c.vocab_size));
+  if (c.mlm_head) decoder_fc = register_module("decoder_fc", torch::nn::Linear(c.d_model, c.vocab_size));
   move_to(*this, device, dtype);
   eval();  // frozen in PerturbGen; there is no dropout at inference anyway
 }
@@ -53,6 +53,12 @@ torch::Tensor SourceEncoderImpl::forward(const torch::Tensor& src_ids) {
   auto x = x0;
   for (int64_t i = 0; i < config_.num_layers; ++i) x = block(i).forward(x, pad);
   return x;
+}
+
+torch::Tensor SourceEncoderImpl::mlm_logits(const torch::Tensor& hidden) {
+  if (!decoder_fc)
+    throw pg::Error("<model>", "encoder.decoder_fc", "this encoder was stored without its MLM head");
+  return linear(decoder_fc, hidden);
 }
 
 EncoderBlockImpl& SourceEncoderImpl::block(int64_t i) {

@@ -45,8 +45,9 @@ class SourceEncoderImpl : public torch::nn::Module {
   // Names of the stored blocks a reference-mode encoder does not hold
   // ("<prefix>decoder_block.0.", ...): loaders skip them.
   std::vector<std::string> unused_block_prefixes(const std::string& prefix) const;
-  // The MLM head on encoder output (unused by PerturbGen, kept for parity).
-  torch::Tensor mlm_logits(const torch::Tensor& hidden) { return linear(decoder_fc, hidden); }
+  // The MLM head on encoder output (unused by PerturbGen, kept for parity
+  // and pretraining); an error for an encoder without one.
+  torch::Tensor mlm_logits(const torch::Tensor& hidden);
 
   const EncoderConfig& config() const { return config_; }
   torch::Device device() const { return device_; }
@@ -58,7 +59,7 @@ class SourceEncoderImpl : public torch::nn::Module {
   // whose output the reference keeps), so the unused 11 of the published
   // encoder cost neither memory nor time; stacked mode holds all.
   torch::nn::ModuleDict decoder_block{nullptr};
-  torch::nn::Linear decoder_fc{nullptr};
+  torch::nn::Linear decoder_fc{nullptr};  // null without an MLM head
 
  private:
   EncoderBlockImpl& block(int64_t i);

@@ -131,7 +131,7 @@ std::string safetensors_dtype(const torch::Tensor& t, const std::string& name, c
 }  // namespace
 
 void save_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+                      const pg::io::SafetensorsMetadata& metadata) {
   // Contiguous CPU copies whose bytes the safetensors writer reads.
   std::vector<torch::Tensor> keep;
   std::vector<pg::io::TensorData> views;

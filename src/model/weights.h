@@ -59,7 +59,7 @@ torch::Tensor tensor_from_bytes(const std::string& dtype, const std::vector<int6
 // Writes `tensors` (any device; float32/64, f16, bf16, int64/32, bool) to a
 // safetensors file with `metadata` (string values).
 void save_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
+                      const pg::io::SafetensorsMetadata& metadata = {});
 
 // One safetensors entry as a torch tensor.
 inline torch::Tensor to_torch(const pg::io::SafeTensors& st, const std::string& name) {

@@ -1,17 +1,12 @@
 #include "train/objectives.h"
 
+#include "core/error.h"
 #include "model/losses.h"
+#include "train/linear_cross_entropy.h"
 
 namespace pg::train {
 
 using pg::model::kIgnoreLabel;
-
-torch::Tensor cross_entropy_sum(const torch::Tensor& logits, const torch::Tensor& labels) {
-  const auto V = logits.size(-1);
-  return torch::nn::functional::cross_entropy(
-      logits.reshape({-1, V}).to(torch::kFloat32), labels.reshape({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel).reduction(torch::kSum));
-}
 
 LossTerms pretrain_loss(pg::model::SourceEncoderImpl& encoder, const torch::Tensor& ids,
                         const std::vector<int64_t>& keys, uint64_t seed, int64_t step,
@@ -22,10 +17,14 @@ LossTerms pretrain_loss(pg::model::SourceEncoderImpl& encoder, const torch::Tens
   out.labels = pg::model::masked_labels(ids, out.mask);
   const auto input = pg::model::mask_input_ids(ids, out.mask).to(encoder.device());
   const auto mask = out.mask.to(encoder.device());
-  // The MLM head only where the loss looks: (masked tokens, V) instead of
-  // (B, L, V), which for a 20k-gene vocabulary is most of the step's memory.
-  auto logits = encoder.mlm_logits(encoder.forward(input).index({mask}));
-  out.sum = cross_entropy_sum(logits, ids.to(encoder.device()).index({mask}));
+  // The MLM head only where the loss looks, and its logits one chunk of
+  // rows at a time (linear_cross_entropy.h): a 19,000-gene vocabulary's
+  // logits at every masked token were most of the step's memory.
+  if (!encoder.decoder_fc)
+    throw pg::Error("<model>", "encoder.decoder_fc",
+                    "pretraining needs the encoder's MLM head, which it lacks");
+  out.sum = linear_cross_entropy_sum(encoder.forward(input).index({mask}), encoder.decoder_fc->weight,
+                                     encoder.decoder_fc->bias, ids.to(encoder.device()).index({mask}));
   out.count = static_cast<double>(out.mask.sum().item<int64_t>());
   return out;
 }
@@ -50,10 +49,11 @@ LossTerms masked_pass_loss(pg::model::PerturbGenModelImpl& model, const TrainBat
   // projected inside the graph (their weights train).
   if (torch::GradMode::is_enabled()) built.context.kv.clear();
   auto pass = model.decoder->pass(pg::model::mask_input_ids(ids, mask), t, built.context);
-  // decoder_fc only at the masked positions, the only ones the loss reads.
+  // decoder_fc only at the masked positions, the only ones the loss reads,
+  // one chunk of rows at a time.
   const auto on_device = mask.to(device);
-  auto logits = model.decoder->logits(pass.hidden.index({on_device}));
-  out.sum = cross_entropy_sum(logits, ids.to(device).index({on_device}));
+  out.sum = linear_cross_entropy_sum(pass.hidden.index({on_device}), model.decoder->decoder_fc->weight,
+                                     model.decoder->decoder_fc->bias, ids.to(device).index({on_device}));
   out.count = static_cast<double>(mask.sum().item<int64_t>());
   return out;
 }

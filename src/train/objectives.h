@@ -53,7 +53,4 @@ LossTerms count_loss(pg::model::PerturbGenModelImpl& model, const TrainBatch& ba
                      const std::vector<int64_t>& times, const std::set<int64_t>& excluded_ids,
                      const std::map<int64_t, torch::Tensor>* embeddings = nullptr);
 
-// Summed cross-entropy over positions whose label is not -100.
-torch::Tensor cross_entropy_sum(const torch::Tensor& logits, const torch::Tensor& labels);
-
 }  // namespace pg::train

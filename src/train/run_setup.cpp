@@ -73,9 +73,14 @@ void setup_data(Run& r) {
   } else {
     const int64_t n_times = static_cast<int64_t>(r.store->pairing().columns.size()) - 1;
     auto options = paired_data_options(c, n_times);
-    // Sources longer than the encoder's position table are cut there, as
-    // the tokeniser cuts at the model's input size (spec §2.4).
-    if (c.stage == Stage::mask && !c.encoder.empty())
+    // An encoder pretrained here with --max-length N saw only the first N
+    // tokens of each cell, and its position table has N rows: sources are
+    // cut there, as the tokeniser cuts at the model's input size (spec
+    // §2.4). An imported encoder's table is fixed by its checkpoint, so a
+    // longer sentence is a mismatch with the store, refused in
+    // build_stage_model (re-tokenise with --model-input-size).
+    if (c.stage == Stage::mask && !c.encoder.empty() &&
+        !pg::model::read_model_meta(c.encoder).provenance.contains("imported_from"))
       options.max_source_length = pg::model::read_encoder_config(c.encoder).max_seq_length;
     if (c.stage == Stage::count && !c.from.empty()) {
       // The mask-stage decoder's position table bounds the targets.

@@ -46,6 +46,26 @@ void check_genes(const ModelMeta& model_meta, const pg::store::TokenStore& store
                       (k < store_genes.size() ? " ('" + store_genes[k] + "')" : std::string()));
 }
 
+// The store's sentences must be readable by the encoder: same vocabulary
+// (by hash, when the encoder records one), token ids within its embedding,
+// sentences within its position table. Each error names both sides.
+void check_encoder_fits(const EncoderDirContents& enc, const pg::store::TokenStore& store,
+                        const std::string& encoder_dir, int64_t longest_sentence) {
+  const auto& s = store.schema();
+  if (!enc.meta.source_vocab_sha256.empty())
+    store.check_vocabulary(enc.meta.source_vocab_sha256,
+                           "encoder " + encoder_dir + " (vocabulary '" + enc.meta.source_vocab_name + "')");
+  if (s.vocab_size > enc.config.embedding_rows)
+    throw pg::Error(encoder_dir, "encoder vocabulary",
+                    std::to_string(enc.config.embedding_rows) + " embedding rows, but the tokens of store " +
+                        store.dir().string() + " go up to " + std::to_string(s.vocab_size - 1));
+  if (longest_sentence > enc.config.max_seq_length)
+    throw pg::Error(store.dir().string(), "source sentences",
+                    "up to " + std::to_string(longest_sentence) +
+                        " tokens (tokenise --model-input-size), but " + "the position table of encoder " +
+                        encoder_dir + " has " + std::to_string(enc.config.max_seq_length) + " rows");
+}
+
 }  // namespace
 
 std::vector<int64_t> training_times(const TrainConfig& c, int64_t n_times) {
@@ -75,6 +95,30 @@ StageModel build_stage_model(const TrainConfig& c, const pg::store::TokenStore& 
   StageModel m;
   m.meta = store_meta(store);
   torch::manual_seed(c.seed);
+  if (c.stage == Stage::pretrain && !c.encoder.empty()) {
+    // Continued pretraining of an existing (e.g. imported) encoder on the
+    // store's cells: its config and mode are kept; in reference mode that
+    // trains the embedding, the last block and the MLM head, exactly the
+    // tensors the reference's own pretraining updates (spec §3.2).
+    auto enc = read_encoder_dir(c.encoder);
+    check_encoder_fits(enc, store, c.encoder, cell_max_length);
+    EncoderConfig e = enc.config;
+    const bool fresh_head = !e.mlm_head;
+    e.mlm_head = true;
+    m.encoder = SourceEncoder(e, device);
+    if (fresh_head)  // the imported encoder dropped its MLM head: start from a fresh one
+      for (const auto& p : m.encoder->decoder_fc->named_parameters())
+        enc.weights.emplace(std::string(kEncoderPrefix) + "decoder_fc." + p.key(),
+                            p.value().detach().cpu().clone());
+    load_parameters(*m.encoder, enc.weights, kEncoderPrefix, c.encoder,
+                    m.encoder->unused_block_prefixes(kEncoderPrefix));
+    m.trainable = named(*m.encoder, kEncoderPrefix);
+    m.meta.genes.clear();
+    m.meta.provenance = enc.meta.provenance;
+    m.meta.provenance["continued_from"] = c.encoder;
+    m.meta.provenance["fresh_mlm_head"] = fresh_head;
+    return m;
+  }
   if (c.stage == Stage::pretrain) {
     EncoderConfig e;
     e.vocab_size = store.schema().vocab_size;
@@ -96,13 +140,7 @@ StageModel build_stage_model(const TrainConfig& c, const pg::store::TokenStore& 
       throw pg::Error("<arguments>", "--encoder",
                       "the mask stage needs an encoder: a `perturbgen pretrain` output or an imported model");
     auto enc = read_encoder_dir(c.encoder);
-    if (!enc.meta.source_vocab_sha256.empty())
-      store.check_vocabulary(enc.meta.source_vocab_sha256, "encoder " + c.encoder);
-    if (store.schema().vocab_size > enc.config.embedding_rows)
-      throw pg::Error(c.encoder, "encoder vocabulary",
-                      std::to_string(enc.config.embedding_rows) +
-                          " embedding rows, but the store's tokens go up to " +
-                          std::to_string(store.schema().vocab_size - 1));
+    check_encoder_fits(enc, store, c.encoder, data->max_source_length());
     ModelConfig mc;
     mc.encoder = enc.config;
     auto& d = mc.decoder;
@@ -118,12 +156,6 @@ StageModel build_stage_model(const TrainConfig& c, const pg::store::TokenStore& 
     d.context_tps = c.context_tps;
     d.context_mode = c.context_mode;
     d.positional = positional_mode_from_string(c.positional);
-    if (data->max_source_length() > enc.config.max_seq_length)
-      throw pg::Error(c.store, "source sentences",
-                      "up to " + std::to_string(data->max_source_length()) +
-                          " tokens, but the encoder's position "
-                          "table has " +
-                          std::to_string(enc.config.max_seq_length) + " rows");
     m.model = PerturbGenModel(mc, device);
     load_parameters(*m.model->encoder, enc.weights, kEncoderPrefix, c.encoder,
                     m.model->encoder->unused_block_prefixes(kEncoderPrefix));

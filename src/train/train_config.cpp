@@ -51,6 +51,7 @@ nlohmann::json to_json(const TrainConfig& c) {
             {"min_lr_ratio", o.min_lr_ratio},
             {"clip_grad_norm", o.clip_grad_norm}}},
           {"batch_size", c.sampler.batch_size},
+          {"max_tokens", c.max_tokens},
           {"bucket_batches", c.sampler.bucket_batches},
           {"split",
            {{"mode", c.split.mode},

@@ -28,6 +28,10 @@ struct TrainConfig {
   bool bf16 = false;
   bool overwrite = false;
   bool resume = false;
+  // Cap on padded tokens (rows x longest sentence) run through the model at
+  // once; a larger batch is split and its gradients summed (same step).
+  // 0: the whole local batch at once.
+  int64_t max_tokens = 8192;
 
   OptimizerOptions optimizer;
   SamplerOptions sampler;

@@ -58,40 +58,75 @@ struct StepResult {
   double tokens = 0, slots = 0, rows = 0;  // of the padded inputs, over all ranks
 };
 
+// The rows of a batch in pieces of at most `max_tokens` padded tokens (rows x
+// longest sentence of the piece), longest first. Every random draw is keyed
+// by row and the loss is a sum, so the pieces' gradients add up to the whole
+// batch's: the step is the same, only its memory is bounded by the budget
+// instead of the batch (4,096-token sentences of the published encoder).
+std::vector<std::vector<int64_t>> micro_batches(const Run& r, std::vector<int64_t> rows) {
+  if (r.c.max_tokens <= 0 || rows.empty()) return {rows};
+  std::stable_sort(rows.begin(), rows.end(), [&](int64_t a, int64_t b) { return r.length(a) > r.length(b); });
+  std::vector<std::vector<int64_t>> out;
+  for (int64_t row : rows) {
+    // Sorted longest first, so a piece's first row is its longest.
+    if (out.empty() ||
+        static_cast<int64_t>(out.back().size() + 1) * r.length(out.back().front()) > r.c.max_tokens)
+      out.emplace_back();
+    out.back().push_back(row);
+  }
+  return out;
+}
+
+// Rows per evaluation batch: the batch size, capped so that rows x the
+// longest sentence of the data stays within --max-tokens.
+int64_t rows_within_budget(const Run& r, int64_t batch) {
+  if (r.c.max_tokens <= 0) return batch;
+  int64_t longest = 1;
+  for (int64_t i = 0; i < r.n_examples(); ++i) longest = std::max(longest, r.length(i));
+  return std::clamp<int64_t>(r.c.max_tokens / longest, 1, batch);
+}
+
 StepResult train_step(Run& r, const LocalBatch& b) {
   const int64_t step = r.state.step;
   for (auto& [k, p] : r.sm.trainable) p.mutable_grad() = torch::Tensor();
-  LossTerms terms;
-  torch::Tensor padded;  // the step's padded input (pretrain: cells; mask: time t)
-  if (!b.rows.empty()) {
-    pg::model::Bf16Autocast autocast(r.c.bf16, r.device);
-    if (r.c.stage == Stage::pretrain) {
-      terms = pretrain_loss(*r.sm.encoder, b.cells, b.rows, r.c.seed, step, r.schedule);
-      padded = b.cells;
-    } else if (r.c.stage == Stage::mask) {
-      const int64_t t = step_time(r, step);
-      terms = mask_loss(*r.sm.model, b.paired, t, r.c.seed, step, r.schedule);
-      padded = b.paired.model.tgt_ids.at(t);
-    } else {
-      const auto cached =
-          r.embeddings.enabled() ? r.embeddings.gather(b.rows) : std::map<int64_t, torch::Tensor>{};
-      terms = count_loss(*r.sm.model, b.paired, r.train_times, r.sm.excluded_ids,
-                         r.embeddings.enabled() ? &cached : nullptr);
+  double loss_sum = 0, loss_count = 0, n_tokens = 0, n_slots = 0, n_rows = 0;
+  const auto pieces = micro_batches(r, b.rows);
+  for (const auto& piece : b.rows.empty() ? std::vector<std::vector<int64_t>>{} : pieces) {
+    const LocalBatch mb = pieces.size() == 1 ? b : load_batch(r, piece);
+    LossTerms terms;
+    torch::Tensor padded;  // the piece's padded input (pretrain: cells; mask: time t)
+    {
+      pg::model::Bf16Autocast autocast(r.c.bf16, r.device);
+      if (r.c.stage == Stage::pretrain) {
+        terms = pretrain_loss(*r.sm.encoder, mb.cells, mb.rows, r.c.seed, step, r.schedule);
+        padded = mb.cells;
+      } else if (r.c.stage == Stage::mask) {
+        const int64_t t = step_time(r, step);
+        terms = mask_loss(*r.sm.model, mb.paired, t, r.c.seed, step, r.schedule);
+        padded = mb.paired.model.tgt_ids.at(t);
+      } else {
+        const auto cached =
+            r.embeddings.enabled() ? r.embeddings.gather(mb.rows) : std::map<int64_t, torch::Tensor>{};
+        terms = count_loss(*r.sm.model, mb.paired, r.train_times, r.sm.excluded_ids,
+                           r.embeddings.enabled() ? &cached : nullptr);
+      }
+    }
+    if (terms.sum.defined() && terms.count > 0) terms.sum.backward();  // gradients add up over pieces
+    loss_sum += terms.sum.defined() ? terms.sum.item<double>() : 0.0;
+    loss_count += terms.count;
+    if (padded.defined()) {
+      n_tokens += padded.ne(0).sum().item<double>();
+      n_slots += static_cast<double>(padded.numel());
+      n_rows += static_cast<double>(padded.size(0));
     }
   }
-  if (terms.sum.defined() && terms.count > 0) terms.sum.backward();
   // One collective for the gradients, the loss and its count.
   std::vector<torch::Tensor> bufs;
   for (auto& [k, p] : r.sm.trainable) {
     if (!p.grad().defined() && r.dist->world() > 1) p.mutable_grad() = torch::zeros_like(p);
     if (p.grad().defined()) bufs.push_back(p.mutable_grad());
   }
-  const double n_tokens = padded.defined() ? padded.ne(0).sum().item<double>() : 0.0;
-  const double n_slots = padded.defined() ? static_cast<double>(padded.numel()) : 0.0;
-  const double n_rows = padded.defined() ? static_cast<double>(padded.size(0)) : 0.0;
-  auto totals = torch::tensor(
-      {terms.sum.defined() ? terms.sum.item<double>() : 0.0, terms.count, n_tokens, n_slots, n_rows},
-      torch::kFloat64);
+  auto totals = torch::tensor({loss_sum, loss_count, n_tokens, n_slots, n_rows}, torch::kFloat64);
   bufs.push_back(totals);
   r.dist->all_reduce_sum(bufs);
   StepResult out;
@@ -125,7 +160,7 @@ nlohmann::json evaluate(Run& r, const std::string& kind) {
   auto rows = rank_share(
       r.split.val, [&](int64_t i) { return r.length(i); }, r.dist->rank(), r.dist->world());
   EvalSums s;
-  const int64_t bs = std::max<int64_t>(1, r.c.sampler.batch_size / r.dist->world());
+  const int64_t bs = rows_within_budget(r, std::max<int64_t>(1, r.c.sampler.batch_size / r.dist->world()));
   if (r.c.stage == Stage::pretrain)
     s = evaluate_pretrain(*r.sm.encoder, *r.cells, rows, r.c.seed, r.schedule, r.unigram, bs);
   else if (r.c.stage == Stage::mask)
@@ -220,8 +255,9 @@ nlohmann::json run_training(TrainConfig config) {
     std::vector<int64_t> times = r.train_times;
     for (int64_t t : r.eval_times)
       if (std::find(times.begin(), times.end(), t) == times.end()) times.push_back(t);
-    r.embeddings = EmbeddingCache(*r.sm.model, *r.paired, times, r.sm.excluded_ids,
-                                  std::max<int64_t>(1, c.sampler.batch_size), int64_t{2} << 30);
+    r.embeddings =
+        EmbeddingCache(*r.sm.model, *r.paired, times, r.sm.excluded_ids,
+                       rows_within_budget(r, std::max<int64_t>(1, c.sampler.batch_size)), int64_t{2} << 30);
   }
   if (r.sm.model) r.sm.model->train();
   if (r.sm.encoder) r.sm.encoder->train();

@@ -22,10 +22,8 @@ std::vector<pg::io::TensorData> tensors_of(const pg::io::SafeTensors& st) {
   return out;
 }
 
-std::map<std::string, std::string> metadata_of(const pg::io::SafeTensors& st) {
-  std::map<std::string, std::string> out;
-  for (const auto& [k, v] : st.metadata().items()) out[k] = v.get<std::string>();
-  return out;
+pg::io::SafetensorsMetadata metadata_of(const pg::io::SafeTensors& st) {
+  return st.metadata_in_order();
 }
 
 // A file from a header text and data bytes.

@@ -66,9 +66,11 @@ void run_encoder_info(const InfoArgs& a, torch::Device device) {
   std::cout << "encoder directory " << a.dir << "\n"
             << "  encoder: d " << c.d_model << ", " << c.num_heads << "x" << c.head_dim << " heads, "
             << c.num_layers << " blocks, mode " << pg::model::to_string(c.mode) << ", vocabulary "
-            << c.vocab_size << ", " << c.max_seq_length << " positions; " << params << " parameters\n"
-            << "  source vocabulary: " << enc.meta.source_vocab_name << " sha256 "
-            << enc.meta.source_vocab_sha256 << "\n";
+            << c.vocab_size << ", " << c.max_seq_length << " positions, " << (c.mlm_head ? "with" : "without")
+            << " MLM head; " << params << " parameters\n"
+            << "  source vocabulary: "
+            << (enc.meta.source_vocab_name.empty() ? "not recorded" : enc.meta.source_vocab_name)
+            << " sha256 " << enc.meta.source_vocab_sha256 << "\n";
   if (j.contains("check_forward")) std::cout << "  check-forward on " << device.str() << ": finite\n";
 }
 

@@ -29,6 +29,11 @@ void add_common(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--max-steps", c.max_steps, "Stop after this many optimiser steps (0: epochs decide)");
   cmd->add_option("--batch-size", c.sampler.batch_size, "Global batch (split over processes)")
       ->capture_default_str();
+  cmd->add_option(
+         "--max-tokens", c.max_tokens,
+         "Padded tokens (rows x longest sentence) per forward pass; larger batches are split and their "
+         "gradients summed, so the step is unchanged and memory follows this cap (0: no cap)")
+      ->capture_default_str();
   cmd->add_option("--seed", c.seed, "Seed of initialisation, splits, batches and masks")
       ->capture_default_str();
   cmd->add_option("--device", c.device, "cpu, cuda or cuda:N")->capture_default_str();
@@ -99,7 +104,8 @@ void add_train(CLI::App& app) {
   auto& c = a->c;
   cmd->add_option("--stage", a->stage, "mask or count")->required()->check(CLI::IsMember({"mask", "count"}));
   cmd->add_option("--encoder", c.encoder,
-                  "mask stage: the encoder (pretrain output or imported model directory)");
+                  "mask stage: the encoder directory (perturbgen pretrain output, or import-ckpt of the "
+                  "published encoder checkpoint)");
   cmd->add_option("--from", c.from, "count stage: the mask-stage model directory");
   cmd->add_option("--positional", c.positional, "time_pos_sin, comb_sin or sin_learnt")
       ->capture_default_str();
@@ -123,6 +129,10 @@ void add_train(CLI::App& app) {
       app.add_subcommand("pretrain", "Masked-token pretraining of the source encoder on a token store");
   add_common(pre, *p);
   p->stage = "pretrain";
+  pre->add_option(
+      "--encoder", p->c.encoder,
+      "Continue pretraining this encoder directory (e.g. the imported published encoder) instead of "
+      "starting from random weights; its dimensions and mode are kept");
   pre->callback(guarded([p, pre] { run(*p, pre); }));
 }
 
