@@ -64,7 +64,8 @@ struct StepResult {
 // batch's: the step is the same, only its memory is bounded by the budget
 // instead of the batch (4,096-token sentences of the published encoder).
 std::vector<std::vector<int64_t>> micro_batches(const Run& r, std::vector<int64_t> rows) {
-  if (r.c.max_tokens <= 0 || rows.empty()) return {rows};
+  if (rows.empty()) return {};
+  if (r.c.max_tokens <= 0) return {rows};
   std::stable_sort(rows.begin(), rows.end(), [&](int64_t a, int64_t b) { return r.length(a) > r.length(b); });
   std::vector<std::vector<int64_t>> out;
   for (int64_t row : rows) {
@@ -91,7 +92,7 @@ StepResult train_step(Run& r, const LocalBatch& b) {
   for (auto& [k, p] : r.sm.trainable) p.mutable_grad() = torch::Tensor();
   double loss_sum = 0, loss_count = 0, n_tokens = 0, n_slots = 0, n_rows = 0;
   const auto pieces = micro_batches(r, b.rows);
-  for (const auto& piece : b.rows.empty() ? std::vector<std::vector<int64_t>>{} : pieces) {
+  for (const auto& piece : pieces) {
     const LocalBatch mb = pieces.size() == 1 ? b : load_batch(r, piece);
     LossTerms terms;
     torch::Tensor padded;  // the piece's padded input (pretrain: cells; mask: time t)

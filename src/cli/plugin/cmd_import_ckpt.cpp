@@ -45,7 +45,8 @@ std::string human_bytes(int64_t b) {
   return buf;
 }
 
-void run_encoder_import(const ImportArgs& a) {
+// `head`: the checkpoint already opened (pickle only) to tell its kind.
+void run_encoder_import(const ImportArgs& a, const pg::io::TorchCheckpoint& head) {
   if (!a.genes_file.empty())
     throw pg::Error(a.input, "--genes", "is for count-stage checkpoints; this is a standalone encoder");
   pg::model::EncoderImportOptions o;
@@ -62,7 +63,6 @@ void run_encoder_import(const ImportArgs& a) {
     // The checkpoint does not say which dictionary its rows follow; the
     // published one (19,000 genes) is gc95M's. Other sizes record none
     // unless told.
-    const auto head = pg::io::TorchCheckpoint::open(a.input, {.opaque_unknown_globals = true});
     int64_t vocab = -1;
     for (const auto& [k, loc] : head.state_dict_locations())
       if (k == "transformer.token_embedding.weight") vocab = loc.shape.at(0) - 3;
@@ -143,7 +143,7 @@ void run_import(const ImportArgs& a) {
     const auto head = pg::io::TorchCheckpoint::open(a.input, {.opaque_unknown_globals = true});
     std::vector<std::string> keys;
     for (const auto& [k, loc] : head.state_dict_locations()) keys.push_back(pg::model::strip_compile(k));
-    if (pg::model::is_standalone_encoder(keys)) return run_encoder_import(a);
+    if (pg::model::is_standalone_encoder(keys)) return run_encoder_import(a, head);
   }
   if (a.keep_mlm_head || a.vocab != "auto")
     throw pg::Error(a.input, a.keep_mlm_head ? "--keep-mlm-head" : "--vocab",
