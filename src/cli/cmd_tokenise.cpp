@@ -20,7 +20,8 @@ tokenise::VocabChoice parse_vocab(const std::string& s) {
 void add_tokenise(CLI::App& app) {
   struct Raw {
     tokenise::TokeniseOptions opt;
-    std::string vocab = "auto", genes = "all", hvg_stage = "before", pairing = "random", anchor = "source";
+    std::string vocab = "auto", genes = "all", hvg_stage = "before", pairing = "random", anchor = "source",
+                lineage_missing = "drop";
     bool with_replacement = false;
     std::string config;  // read by expand_config before parsing
   };
@@ -66,11 +67,30 @@ void add_tokenise(CLI::App& app) {
   cmd->add_flag("--allow-non-integer", o.allow_non_integer, "Accept normalised (non-integer) input silently");
   cmd->add_option("--model-input-size", o.model_input_size, "Sentence length incl. <cls>/<eos>")
       ->capture_default_str();
-  cmd->add_option("--pairing", raw->pairing, "random | stratified | mapping")->capture_default_str();
+  cmd->add_option("--pairing", raw->pairing, "random | stratified | mapping | lineage | ot")
+      ->capture_default_str();
   cmd->add_option("--group-key", o.group_keys, "obs column(s) to stratify/map by (first = main)")
       ->delimiter(',');
   cmd->add_option("--mapping-file", o.pairing.mapping_file,
                   "CSV for --pairing mapping: one column per state");
+  cmd->add_option("--lineage-key", o.pairing.lineage_key,
+                  "obs column with each cell's lineage/clone (--pairing lineage; carried into the store)");
+  cmd->add_option("--lineage-missing", raw->lineage_missing,
+                  "Lineage absent at a target state: drop its rows | any (draw from all cells of the state)")
+      ->capture_default_str();
+  cmd->add_option("--ot-epsilon", o.pairing.ot_epsilon,
+                  "--pairing ot: entropic regularisation, relative to the mean squared distance")
+      ->capture_default_str();
+  cmd->add_option("--ot-unbalanced", o.pairing.ot_unbalanced,
+                  "--pairing ot: KL marginal relaxation tau for growth/death (0 = balanced)")
+      ->capture_default_str();
+  cmd->add_option("--ot-components", o.pairing.ot_components, "--pairing ot: PCA components")
+      ->capture_default_str();
+  cmd->add_option("--ot-genes", o.pairing.ot_genes, "--pairing ot: genes expressed in the most cells used")
+      ->capture_default_str();
+  cmd->add_option("--ot-max-cells", o.pairing.ot_max_cells,
+                  "--pairing ot: larger states are subsampled (seeded) for the couplings")
+      ->capture_default_str();
   cmd->add_option("--seed", o.pairing.seed, "Seed of the pairing draws")->capture_default_str();
   cmd->add_flag("--with-replacement", raw->with_replacement,
                 "Always draw target cells with replacement (reference); default: without while enough cells");
@@ -101,6 +121,12 @@ void add_tokenise(CLI::App& app) {
     }
     opt.pairing.anchor = raw->anchor == "source" ? tokenise::PairingOptions::Anchor::Source
                                                  : tokenise::PairingOptions::Anchor::Largest;
+    if (raw->lineage_missing != "drop" && raw->lineage_missing != "any") {
+      throw Error("", "--lineage-missing", "'" + raw->lineage_missing + "' (drop or any)");
+    }
+    opt.pairing.lineage_missing = raw->lineage_missing == "drop"
+                                      ? tokenise::PairingOptions::LineageMissing::Drop
+                                      : tokenise::PairingOptions::LineageMissing::Any;
     const auto result = tokenise::tokenise(opt);
     for (const auto& w : result.warnings) std::cerr << "perturbgen: warning: " << w << "\n";
     std::cout << result.summary;

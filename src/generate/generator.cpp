@@ -252,13 +252,16 @@ std::vector<std::vector<int64_t>> BatchGenerator::batches() const {
 
 std::map<int64_t, BatchTime> BatchGenerator::run(const pg::train::TrainBatch& batch,
                                                  const std::vector<int64_t>& rows,
-                                                 const torch::Tensor& src_ids) {
+                                                 const torch::Tensor& src_ids,
+                                                 const std::vector<int64_t>& banned) {
   torch::NoGradGuard no_grad;
   auto& model = s_->model;
   const auto& o = s_->o;
   const auto& config = model.config();
   pg::model::Bf16Autocast autocast(o.bf16, model.device());
   const bool reference = o.maskgit.demasking == Demasking::reference;
+  MaskGitOptions mo = s_->mo;
+  mo.banned_ids.insert(mo.banned_ids.end(), banned.begin(), banned.end());
   const int64_t C = s_->C;
   const auto device = model.device();
   const auto B = static_cast<int64_t>(rows.size());
@@ -297,7 +300,7 @@ std::map<int64_t, BatchTime> BatchGenerator::run(const pg::train::TrainBatch& ba
     auto built = model.decoder->build_context(h_src, src_pad, ctx_ids, t, &cache,
                                               /*skip_missing=*/o.context == ContextMode::generated);
     const auto r =
-        generate_time_point(*model.decoder, built.context, t, start, s_->mo, keyed_noise(o.seed, t, rows));
+        generate_time_point(*model.decoder, built.context, t, start, mo, keyed_noise(o.seed, t, rows));
     generated[t] = r.ids;
     auto& g = out[t];
     g.ids = r.ids;
@@ -318,6 +321,8 @@ std::map<int64_t, BatchTime> BatchGenerator::run(const pg::train::TrainBatch& ba
                                   torch::TensorOptions(device).dtype(g.embedding.scalar_type()));
     const auto head = model.count_head->forward(g.embedding, batch.model.condition.to(device), library);
     g.counts = predicted_counts(head, config.count_head->loss, o.counts, o.seed, t, rows);
+    for (int64_t id : banned)  // a gene never generated has no counts either
+      if (id >= kFirstGene && id - kFirstGene < g.counts.size(1)) g.counts.select(1, id - kFirstGene).zero_();
   }
   return out;
 }

@@ -115,9 +115,11 @@ class BatchGenerator {
   // Positions into examples(), grouped into length-bucketed batches.
   std::vector<std::vector<int64_t>> batches() const;
   // Generates every time for the examples of `batch` (pairing rows `rows`);
-  // `src_ids` replaces the batch's source sentences when defined.
+  // `src_ids` replaces the batch's source sentences when defined; `banned`
+  // row ids are never generated (maskgit de-masking).
   std::map<int64_t, BatchTime> run(const pg::train::TrainBatch& batch, const std::vector<int64_t>& rows,
-                                   const torch::Tensor& src_ids = {});
+                                   const torch::Tensor& src_ids = {},
+                                   const std::vector<int64_t>& banned = {});
   int64_t decoder_calls() const { return decoder_calls_; }  // MaskGIT calls so far
 
  private:

@@ -210,6 +210,8 @@ GenerationResult generate_time_point(pg::model::PerturbGenDecoderImpl& decoder,
   if (!reference) {
     banned.narrow(0, 0, kFirstGene).fill_(true);
     if (gene_end < V) banned.narrow(0, gene_end, V - gene_end).fill_(true);
+    for (int64_t id : o.banned_ids)
+      if (id >= 0 && id < V) banned[id] = true;
   }
 
   GenerationResult out;

@@ -45,6 +45,9 @@ struct MaskGitOptions {
   // maskgit: ids >= this are never proposed (condition tokens and the
   // vocabulary's spare margin follow the genes); 0: the decoder's vocabulary.
   int64_t gene_id_end = 0;
+  // maskgit: ids never proposed, e.g. a permanently knocked-out gene, which
+  // must stay absent from every generated later state.
+  std::vector<int64_t> banned_ids;
 };
 
 // Uniform noise of the Gumbel trick for iteration i: (B, L, W) float32 in

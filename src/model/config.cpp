@@ -160,6 +160,7 @@ ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& f
   if (d.contains("context_tps") && !d.at("context_tps").is_null())
     dc.context_tps = get<std::vector<int64_t>>(d, ds, "context_tps", file, {}, true);
   dc.context_mode = get<bool>(d, ds, "context_mode", file, true, false);
+  dc.source_summary = get<bool>(d, ds, "source_summary", file, false, false);
   dc.positional = positional_mode_from_string(
       get<std::string>(d, ds, "pos_encoding_mode", file, "time_pos_sin", false), file);
   dc.layernorm_eps = get<double>(d, ds, "layernorm_eps", file, 1e-5, false);
@@ -241,6 +242,7 @@ nlohmann::json model_config_to_json(const ModelConfig& c) {
       {"pred_tps", d.pred_tps},
       {"context_tps", d.context_tps ? nlohmann::json(*d.context_tps) : nlohmann::json()},
       {"context_mode", d.context_mode},
+      {"source_summary", d.source_summary},
       {"pos_encoding_mode", to_string(d.positional)},
       {"layernorm_eps", d.layernorm_eps}};
   if (c.count_head) {

@@ -52,6 +52,12 @@ struct DecoderConfig {
   std::vector<int64_t> pred_tps{1, 2, 3};
   std::optional<std::vector<int64_t>> context_tps;  // null -> pred_tps
   bool context_mode = true;
+  // Adds a learned projection of the source cell's mean encoding to every
+  // input embedding (not in the reference, whose decoder sees the source only
+  // through cross-attention, which small models learn to ignore: a direct
+  // path for what the source cell says about its descendants). Off for
+  // imported reference checkpoints.
+  bool source_summary = false;
   PositionalMode positional = PositionalMode::TimePosSin;
   double layernorm_eps = 1e-5;
 

@@ -31,6 +31,13 @@ PerturbGenDecoderImpl::PerturbGenDecoderImpl(const DecoderConfig& c, torch::Devi
   decoder_block = register_module("decoder_block", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_layers; ++i) decoder_block->push_back(DecoderBlock(c));
   decoder_fc = register_module("decoder_fc", torch::nn::Linear(c.d_model, c.vocab_size));
+  if (c.source_summary) {
+    source_summary = register_module("source_summary", torch::nn::Linear(c.d_model, c.d_model));
+    // Starts as the reference decoder (no summary term); training opens the path.
+    torch::NoGradGuard no_grad;
+    source_summary->weight.zero_();
+    source_summary->bias.zero_();
+  }
   move_to(*this, device, dtype);
   eval();
 }
@@ -67,6 +74,10 @@ DecoderPassResult PerturbGenDecoderImpl::pass(const torch::Tensor& ids_in, int64
   if (ctx.kv.size() != decoder_block->size()) prepare(ctx);
   DecoderPassResult r;
   r.x0 = embed(ids, t);
+  // Projected here, not in build_context, so the projection trains even when
+  // the context is built without gradients.
+  if (source_summary && ctx.source_mean.defined())
+    r.x0 = r.x0 + source_summary->forward(ctx.source_mean).unsqueeze(1);
   const auto pad = self_pad ? self_pad->to(device_) : ids.eq(0);
   auto x = r.x0;
   for (size_t i = 0; i < decoder_block->size(); ++i) {
@@ -95,7 +106,12 @@ BuiltContext PerturbGenDecoderImpl::build_context(const torch::Tensor& h_src, co
   if (cache && cache->source) {
     out.context = *cache->source;
   } else {
-    out.context = {h_src.to(device_, dtype_), src_pad.to(device_).to(torch::kBool), {}};
+    out.context = {h_src.to(device_, dtype_), src_pad.to(device_).to(torch::kBool), {}, {}};
+    if (source_summary) {
+      // Mean over the source's genes (padding out).
+      const auto keep = out.context.pad.logical_not().unsqueeze(-1).to(out.context.tensor.scalar_type());
+      out.context.source_mean = (out.context.tensor * keep).sum(1) / keep.sum(1).clamp_min(1.0);
+    }
     prepare(out.context);
     if (cache) cache->source = out.context;
   }

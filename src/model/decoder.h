@@ -40,6 +40,7 @@ struct DecoderContext {
   torch::Tensor tensor;  // (B, Lc, d)
   torch::Tensor pad;     // bool (B, Lc), true = padding
   std::vector<AttentionKV> kv;
+  torch::Tensor source_mean;  // (B, d) mean source encoding (source_summary; projected in each pass)
 };
 
 // One decoder pass and its intermediates.
@@ -107,6 +108,7 @@ class PerturbGenDecoderImpl : public torch::nn::Module {
   PositionalEncoding pos_embedding{nullptr};
   torch::nn::ModuleList decoder_block{nullptr};
   torch::nn::Linear decoder_fc{nullptr};
+  torch::nn::Linear source_summary{nullptr};  // config().source_summary only
 
  private:
   DecoderConfig config_;

@@ -210,6 +210,7 @@ struct Perturber::State {
   std::unique_ptr<pg::generate::BatchGenerator> gen;
   std::vector<int64_t> times;  // reported
   int64_t C = 0;
+  std::vector<std::map<int64_t, PassOutput>> control_cache;  // per batch (reuse_control)
   State(pg::model::PerturbGenModelImpl& m, const pg::store::TokenStore& s, PerturbOptions options)
       : model(m), store(s), o(std::move(options)) {}
 };
@@ -239,6 +240,10 @@ Perturber::Perturber(pg::model::PerturbGenModelImpl& model, const pg::model::Mod
 }
 
 Perturber::~Perturber() = default;
+void Perturber::set_edit(const Edit& edit, bool absent_later) {
+  s_->o.edit = edit;
+  s_->o.absent_later = absent_later;
+}
 const std::vector<int64_t>& Perturber::times() const {
   return s_->times;
 }
@@ -261,7 +266,13 @@ PerturbResult Perturber::run(const PerturbedGenes& genes) {
   const auto& config = model.config();
   PerturbResult out;
   std::vector<uint32_t> tokens;
-  for (const auto& pos : gen.batches()) {
+  const bool reuse = o.reuse_control && o.keep_all_rows && o.validation == Validation::generate;
+  const auto batches = gen.batches();
+  if (reuse && s_->control_cache.size() != batches.size()) s_->control_cache.assign(batches.size(), {});
+  std::vector<int64_t> banned;
+  if (o.absent_later && on_source) banned = genes.row_ids;
+  for (size_t bi = 0; bi < batches.size(); ++bi) {
+    const auto& pos = batches[bi];
     std::vector<int64_t> ex;
     for (int64_t p : pos) ex.push_back(gen.examples()[static_cast<size_t>(p)]);
     const auto full = data.batch(ex);
@@ -275,7 +286,7 @@ PerturbResult Perturber::run(const PerturbedGenes& genes) {
         for (int64_t t : o.edit_times)
           any = any || row_is_perturbable(row_of(full.model.tgt_ids.at(t), static_cast<int64_t>(b)), edit);
       }
-      if (any) {
+      if (any || o.keep_all_rows) {
         keep.push_back(static_cast<int64_t>(b));
       } else if (on_source && edit.mode != EditMode::overexpress) {
         // The whole sentence may hold the gene below the encoder's positions:
@@ -304,8 +315,13 @@ PerturbResult Perturber::run(const PerturbedGenes& genes) {
     }
     std::map<int64_t, PassOutput> control, perturbed;
     if (o.validation == Validation::generate) {
-      for (auto& [t, r] : gen.run(batch, rows)) control[t] = {r.ids, r.hidden, r.embedding, r.counts};
-      const auto res = on_source ? gen.run(batch, rows, edited.model.src_ids) : gen.run(edited, rows);
+      if (reuse && !s_->control_cache[bi].empty()) {
+        control = s_->control_cache[bi];
+      } else {
+        for (auto& [t, r] : gen.run(batch, rows)) control[t] = {r.ids, r.hidden, r.embedding, r.counts};
+        if (reuse) s_->control_cache[bi] = control;
+      }
+      const auto res = on_source ? gen.run(batch, rows, edited.model.src_ids, banned) : gen.run(edited, rows);
       for (auto& [t, r] : res) perturbed[t] = {r.ids, r.hidden, r.embedding, r.counts};
     } else {
       pg::model::Bf16Autocast autocast(o.generation.bf16, model.device());

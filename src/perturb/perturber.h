@@ -68,6 +68,17 @@ struct PerturbOptions {
   Validation validation = Validation::generate;
   // Times, rows, seed, batch size, counts mode, MaskGIT settings, bf16.
   pg::generate::GenerateOptions generation;
+  // Rows whose sentence lacks every perturbed gene are run too (their edit
+  // changes nothing at the source) instead of skipped: a population-level
+  // comparison needs every cell.
+  bool keep_all_rows = false;
+  // Source edits in generate mode: the perturbed genes are never generated at
+  // any later time point (a permanent knock-out), and their counts are 0.
+  bool absent_later = false;
+  // The control pass is the same for every perturbation of one Perturber
+  // (same cells, seed and options): compute it once and reuse it (generate
+  // mode with keep_all_rows, where every run covers the same rows).
+  bool reuse_control = false;
 };
 
 // One time point's results, one row per kept cell (PerturbResult::rows order).
@@ -132,6 +143,9 @@ class Perturber {
   ~Perturber();
   // Runs one perturbation of `genes` over the selected cells.
   PerturbResult run(const PerturbedGenes& genes);
+  // The edit (and absent_later) of the next run()s, e.g. a knock-out then a
+  // knock-down of the same cells; a reused control pass stays valid.
+  void set_edit(const Edit& edit, bool absent_later);
   const std::vector<int64_t>& times() const;
 
  private:

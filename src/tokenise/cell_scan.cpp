@@ -100,6 +100,7 @@ std::vector<std::string> obs_columns_needed(const TokeniseOptions& opt) {
     if (std::find(cols.begin(), cols.end(), c) == cols.end()) cols.push_back(c);
   };
   for (const auto& c : opt.group_keys) add(c);
+  if (!opt.pairing.lineage_key.empty()) add(opt.pairing.lineage_key);
   for (const auto& c : opt.obs_keys) add(c);
   return cols;
 }
@@ -168,6 +169,9 @@ ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, con
             : std::vector<std::string>{};
     const auto groups = main_keys.empty() ? std::vector<std::string>{} : group_labels(chunk, main_keys);
     const auto subgroups = sub_keys.empty() ? std::vector<std::string>{} : group_labels(chunk, sub_keys);
+    const auto lineages = opt.pairing.lineage_key.empty()
+                              ? std::vector<std::string>{}
+                              : group_labels(chunk, std::vector<std::string>{opt.pairing.lineage_key});
     std::vector<int32_t> batch(n, -1);
     std::vector<int64_t> used_rows;
     for (size_t i = 0; i < n; ++i) {
@@ -212,6 +216,7 @@ ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, con
       }
       if (!subgroups.empty())
         r.subgroup.push_back(subgroups[i] == "\x01" ? -1 : r.subgroups.add(subgroups[i]));
+      if (!lineages.empty()) r.lineage.push_back(lineages[i] == "\x01" ? -1 : r.lineages.add(lineages[i]));
     }
     for (auto& c : r.carried) {
       const io::Column& col = *chunk.obs.find(c.name);
@@ -250,6 +255,12 @@ ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, con
     const auto remap = r.subgroups.finish();
     for (auto& g : r.subgroup) {
       if (g >= 0) g = remap[static_cast<size_t>(g)];
+    }
+  }
+  if (!r.lineage.empty()) {
+    const auto remap = r.lineages.finish();
+    for (auto& l : r.lineage) {
+      if (l >= 0) l = remap[static_cast<size_t>(l)];
     }
   }
   for (auto& c : r.carried) c.codes.finish();

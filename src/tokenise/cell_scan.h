@@ -36,6 +36,10 @@ struct ScanResult {
   // form the subgroup (the reference's opt_pairing_obs).
   std::vector<int32_t> subgroup;
   LabelCodes subgroups;
+  // --lineage-key: per used cell the lineage (clone) code, sorted labels, -1
+  // missing; empty without the key. Never a stratification group.
+  std::vector<int32_t> lineage;
+  LabelCodes lineages;
   std::vector<CarriedColumn> carried;
   std::vector<int64_t> cells_per_state;        // used cells per state
   std::map<std::string, int64_t> time_labels;  // every label of the time column, with its cell count
@@ -51,7 +55,7 @@ struct ScanResult {
 
 ScanResult scan_cells(const ChunkedInput& input, const TokeniseOptions& opt, const ScanRequest& req);
 
-// The obs columns the tokeniser reads: time, groups, carried (each once).
+// The obs columns the tokeniser reads: time, groups, lineage, carried (each once).
 std::vector<std::string> obs_columns_needed(const TokeniseOptions& opt);
 
 // Label of a group: the group columns' values joined by " / ".

@@ -3,6 +3,7 @@
 #include "tokenise/pairing.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <numeric>
 #include <stdexcept>
 
@@ -16,31 +17,8 @@ std::string quote_name(const std::string& s) {
   return "'" + s + "'";
 }
 
-// Cells of `in` bucketed by key(cell) in [0, n_keys) (negative = left out),
-// each bucket in cell order: bucket k is cells[offsets[k] .. offsets[k+1]).
-struct Buckets {
-  std::vector<int64_t> offsets;
-  std::vector<int64_t> cells;
-  std::span<const int64_t> operator[](size_t k) const {
-    return std::span<const int64_t>(cells).subspan(static_cast<size_t>(offsets[k]),
-                                                   static_cast<size_t>(offsets[k + 1] - offsets[k]));
-  }
-};
-
-template <typename Key>
-Buckets bucket_cells(size_t n_cells, size_t n_keys, Key key) {
-  Buckets b;
-  b.offsets.assign(n_keys + 1, 0);
-  for (size_t i = 0; i < n_cells; ++i)
-    if (const int64_t k = key(i); k >= 0) ++b.offsets[static_cast<size_t>(k) + 1];
-  std::partial_sum(b.offsets.begin(), b.offsets.end(), b.offsets.begin());
-  b.cells.resize(static_cast<size_t>(b.offsets.back()));
-  std::vector<int64_t> next(b.offsets.begin(), b.offsets.end() - 1);
-  for (size_t i = 0; i < n_cells; ++i)
-    if (const int64_t k = key(i); k >= 0)
-      b.cells[static_cast<size_t>(next[static_cast<size_t>(k)]++)] = int64_t(i);
-  return b;
-}
+using detail::bucket_cells;
+using detail::Buckets;
 
 Pairing pair_random(const PairingInput& in, const PairingOptions& opt) {
   detail::check_input(in, false);
@@ -156,15 +134,21 @@ std::string_view to_string(PairingMode mode) {
       return "stratified";
     case PairingMode::Mapping:
       return "mapping";
+    case PairingMode::Lineage:
+      return "lineage";
+    case PairingMode::Ot:
+      return "ot";
   }
   return "?";
 }
 
 PairingMode parse_pairing_mode(std::string_view text, const std::string& what) {
-  for (const PairingMode m : {PairingMode::Random, PairingMode::Stratified, PairingMode::Mapping})
+  for (const PairingMode m : {PairingMode::Random, PairingMode::Stratified, PairingMode::Mapping,
+                              PairingMode::Lineage, PairingMode::Ot})
     if (text == to_string(m)) return m;
   throw Error("", what,
-              "unknown pairing mode '" + std::string(text) + "' (expected random, stratified or mapping)");
+              "unknown pairing mode '" + std::string(text) +
+                  "' (expected random, stratified, mapping, lineage or ot)");
 }
 
 void draw_from_pool(Rng& rng, std::span<const int64_t> pool, int64_t n, const PairingOptions& opt,
@@ -201,6 +185,10 @@ Pairing pair_cells(const PairingInput& in, const PairingOptions& opt) {
         throw Error(in.input_name, "pairing",
                     "pairing mode 'mapping' needs a mapping file (CSV, one column per state)");
       return pair_cells(in, opt, read_mapping_csv(opt.mapping_file));
+    case PairingMode::Lineage:
+      return detail::pair_lineage(in, opt);
+    case PairingMode::Ot:
+      return detail::pair_ot(in, opt);
   }
   throw std::logic_error("pair_cells: unknown mode");
 }
@@ -233,6 +221,14 @@ void check_input(const PairingInput& in, bool needs_groups) {
   };
   if (needs_groups) check_codes(in.cell_group, in.group_names, "group");
   if (!in.cell_subgroup.empty()) check_codes(in.cell_subgroup, in.subgroup_names, "subgroup");
+  if (!in.cell_lineage.empty()) check_codes(in.cell_lineage, in.lineage_names, "lineage");
+}
+
+void require_source_anchor(const PairingInput& in, const PairingOptions& opt) {
+  if (opt.anchor != PairingOptions::Anchor::Source)
+    throw Error(in.input_name, "--pairing-anchor",
+                "'largest' applies to random, stratified and mapping pairing; " +
+                    std::string(to_string(opt.mode)) + " pairing rows are the source cells");
 }
 
 std::vector<int64_t> cells_per_state(const PairingInput& in) {
@@ -328,15 +324,56 @@ nlohmann::json Pairing::summary() const {
   j["groups"] = nlohmann::json::array();
   for (const Block& b : blocks)
     j["groups"].push_back({{"group", b.group}, {"rows", b.end - b.begin}, {"first_row", b.begin}});
-  const auto notes = [](const std::vector<Note>& v, const char* name_key) {
+  // Lineage data can drop thousands of clones: their totals are below, the list is cut.
+  const size_t listed = options.mode == PairingMode::Lineage ? 1000 : SIZE_MAX;
+  const auto notes = [&](const std::vector<Note>& v, const char* name_key) {
     nlohmann::json a = nlohmann::json::array();
-    for (const Note& n : v) a.push_back({{name_key, n.name}, {"reason", n.reason}, {"cells", n.cells}});
+    for (size_t i = 0; i < v.size() && i < listed; ++i)
+      a.push_back({{name_key, v[i].name}, {"reason", v[i].reason}, {"cells", v[i].cells}});
     return a;
   };
   j["skipped_states"] = notes(skipped_states, "state");
   j["dropped_groups"] = notes(dropped_groups, "group");
   j["unpaired_anchor_cells"] = unpaired_anchor_cells;
   if (options.mode == PairingMode::Mapping) j["unknown_labels"] = unknown_labels;
+  if (options.mode == PairingMode::Lineage) {
+    nlohmann::json l = {
+        {"key", options.lineage_key},
+        {"missing", options.lineage_missing == PairingOptions::LineageMissing::Drop ? "drop" : "any"},
+        {"lineages_paired", lineage.lineages_paired},
+        {"lineages_dropped", dropped_groups.size()},
+        {"rows_dropped", lineage.rows_dropped},
+        {"source_cells_without_lineage", lineage.source_without_lineage}};
+    if (dropped_groups.size() > listed) l["dropped_listed"] = listed;
+    if (options.lineage_missing == PairingOptions::LineageMissing::Any) {
+      l["any_draws"] = nlohmann::json::array();
+      for (size_t c = 1; c < columns.size() && c < lineage.any_draws.size(); ++c)
+        l["any_draws"].push_back({{"state", columns[c]}, {"rows", lineage.any_draws[c]}});
+    }
+    j["lineage"] = l;
+  }
+  if (options.mode == PairingMode::Ot) {
+    nlohmann::json o = {{"epsilon", options.ot_epsilon},     {"unbalanced", options.ot_unbalanced},
+                        {"components", ot_components},       {"genes", ot_genes},
+                        {"max_cells", options.ot_max_cells}, {"couplings", nlohmann::json::array()}};
+    for (const Coupling& c : couplings) {
+      nlohmann::json cj = {{"from", c.from},
+                           {"to", c.to},
+                           {"from_cells", c.from_cells},
+                           {"to_cells", c.to_cells},
+                           {"mean_entropy", c.mean_entropy},
+                           {"effective_targets", c.effective_targets},
+                           {"distinct_targets", c.distinct_targets},
+                           {"mass", c.mass},
+                           {"rows_without_mass", c.rows_without_mass},
+                           {"iterations", c.iterations},
+                           {"converged", c.converged}};
+      if (c.same_lineage >= 0) cj["same_lineage"] = c.same_lineage;
+      if (c.same_lineage_mass >= 0) cj["same_lineage_mass"] = c.same_lineage_mass;
+      o["couplings"].push_back(cj);
+    }
+    j["ot"] = o;
+  }
   return j;
 }
 

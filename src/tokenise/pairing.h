@@ -22,6 +22,27 @@
 //    column of those CSV rows (and of the same subgroup). As in the reference,
 //    each column is matched on its own: with rows `A,B1,C1` and `A,B2,C2` a
 //    row may pair B1 with C2. CSV columns of states not in this run are ignored.
+//  * Lineage (lineage tracing, e.g. LARRY clone barcodes; not in the
+//    reference): rows = the source cells with a lineage value, in cell order,
+//    each once. Per lineage (code order), n = its source cells; every other
+//    column draws n cells of the SAME lineage at its state. A lineage without
+//    cells at some target state is dropped with its rows (lineage_missing
+//    Drop, reported) or draws that column from all cells of the state (Any,
+//    counted per column). Source cells without a lineage are unpaired.
+//  * Ot (Waddington-OT / moscot style, not in the reference): rows = the
+//    source cells (at most ot_max_cells, a seeded subsample, as every state in
+//    the couplings). The caller supplies log-normalised expression of those
+//    cells (ot_sample_cells); a PCA fitted on all of them gives coordinates;
+//    consecutive states along the time order, chained outward from the source
+//    (s -> s+1 -> ..., and s -> s-1 -> ... for states before it), are coupled
+//    by entropic OT on the squared distance divided by its mean, uniform
+//    weights, ε = ot_epsilon, optionally unbalanced (ot_unbalanced = τ > 0:
+//    KL-relaxed marginals, growth and death). A row is a Markov chain through
+//    the couplings: each column draws one cell from the normalised plan row of
+//    the cell its predecessor column drew (the source cell for the first).
+//    Per coupling the summary gives the mean entropy of the normalised plan
+//    rows, the mean effective number of targets exp(entropy), the distinct
+//    cells drawn and the transported mass.
 //
 // How a column draws n cells from a pool of m eligible cells (in cell order):
 //   without_replacement && m >= n: a uniformly random n-subset, in random order
@@ -37,9 +58,13 @@
 // Determinism: one pg::Rng seeded with opt.seed, consumed in this order —
 // Random: columns in column order; Stratified: groups in code order, then
 // columns in column order; Mapping: subgroups, then anchor labels, then
-// columns. Same input + options -> identical table, on every platform (the
-// generator and every distribution are specified bit for bit in core/random.h).
-// The numbers differ from the reference's numpy draws (not reproducible in C++).
+// columns; Lineage: lineages in code order, then columns; Ot: the PCA (seeded
+// with opt.seed), then targets by distance from the source (earlier state
+// first on ties), then rows, one uniform per draw. The Ot subsample uses its
+// own stream (Rng(opt.seed) jumped once), states in time order. Same input +
+// options -> identical table, on every platform (the generator and every
+// distribution are specified bit for bit in core/random.h). The numbers
+// differ from the reference's numpy draws (not reproducible in C++).
 //
 // Deviations from the reference (each switchable back where it changes the
 // pairing; reference_options() gives the reference's settings):
@@ -63,10 +88,12 @@
 //    A CSV label that is no group name is an error (a typo would otherwise
 //    silently pair nothing) unless mapping_allow_unknown_labels.
 //  * Cells with a missing group (-1) are never paired (pandas groupby drops NaN keys).
+//  * Lineage and Ot always anchor on the source (Anchor::Largest is an error).
 #pragma once
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <span>
 #include <string>
 #include <string_view>
@@ -76,7 +103,7 @@
 
 namespace pg::tokenise {
 
-enum class PairingMode { Random, Stratified, Mapping };
+enum class PairingMode { Random, Stratified, Mapping, Lineage, Ot };
 
 struct PairingOptions {
   PairingMode mode = PairingMode::Random;
@@ -96,6 +123,17 @@ struct PairingOptions {
   // Mapping mode: CSV labels that are no group name are ignored (and listed in
   // the summary) instead of raising pg::Error.
   bool mapping_allow_unknown_labels = false;
+  // Lineage mode: the obs column with the lineage (clone) of each cell, and
+  // what a lineage without cells at a target state does: its rows are dropped
+  // (Drop) or that column draws from all cells of the state (Any).
+  std::string lineage_key;
+  enum class LineageMissing { Drop, Any } lineage_missing = LineageMissing::Drop;
+  // Ot mode (see the top of this file).
+  double ot_epsilon = 0.05;      // entropic regularisation, relative to the mean cost
+  double ot_unbalanced = 0;      // τ of the KL-relaxed marginals; 0 = balanced
+  int64_t ot_components = 30;    // PCA components, capped at min(cells - 1, genes)
+  int64_t ot_genes = 2000;       // expression features: the genes expressed in the most cells
+  int64_t ot_max_cells = 10000;  // per state; larger states are subsampled (seeded)
 };
 
 // The reference's settings for `mode` (Anchor::Largest; Random with
@@ -104,7 +142,7 @@ struct PairingOptions {
 PairingOptions reference_options(PairingMode mode);
 
 std::string_view to_string(PairingMode mode);
-// "random", "stratified", "mapping"; anything else -> pg::Error naming `what`.
+// "random", "stratified", "mapping", "lineage", "ot"; else pg::Error naming `what`.
 PairingMode parse_pairing_mode(std::string_view text, const std::string& what);
 
 struct PairingInput {
@@ -120,10 +158,20 @@ struct PairingInput {
   // -1 = missing (never paired); empty = no subgroups.
   std::vector<int32_t> cell_subgroup;
   std::vector<std::string> subgroup_names;
+  // Lineage (and, optionally, Ot, to report lineage agreement): per cell the
+  // lineage code, -1 = missing; empty = none.
+  std::vector<int32_t> cell_lineage;
+  std::vector<std::string> lineage_names;
+  // Ot only: log-normalised expression of the cells ot_sample_cells() returns,
+  // in that order, row-major (ot_cells.size() x ot_n_genes).
+  std::vector<int64_t> ot_cells;
+  std::vector<float> ot_expression;
+  int64_t ot_n_genes = 0;
   // For error messages: the input file and the obs columns the codes came from.
   std::string input_name;
   std::string state_column = "state";
   std::string group_column = "group";
+  std::string lineage_column = "lineage";
 };
 
 struct Pairing {
@@ -154,6 +202,28 @@ struct Pairing {
   std::vector<Note> dropped_groups;
   int64_t unpaired_anchor_cells = 0;  // anchor cells in no row (dropped groups, unmapped labels)
   std::vector<std::string> unknown_labels;
+  struct LineageReport {
+    int64_t lineages_paired = 0;
+    int64_t rows_dropped = 0;  // source cells of dropped lineages
+    int64_t source_without_lineage = 0;
+    std::vector<int64_t> any_draws;  // per column: rows drawn from all cells (LineageMissing::Any)
+  } lineage;
+  struct Coupling {  // Ot: one per target column, from its predecessor in the chain
+    std::string from, to;
+    int64_t from_cells = 0, to_cells = 0;  // in the coupling, after subsampling
+    double mean_entropy = 0;               // nats, of the normalised plan rows, mean over from-cells
+    double effective_targets = 0;          // mean over from-cells of exp(entropy)
+    int64_t distinct_targets = 0;          // distinct cells drawn in this column
+    double mass = 1;                       // transported mass (1 when balanced)
+    int64_t rows_without_mass = 0;         // plan rows that underflowed: drew the nearest cell
+    double same_lineage = -1;              // drawn pairs of one lineage (of pairs with both known); -1 = n/a
+    double same_lineage_mass = -1;         // the plan's share of mass on such pairs (expected agreement)
+    int iterations = 0;
+    bool converged = false;
+  };
+  std::vector<Coupling> couplings;
+  int64_t ot_components = 0;  // PCA components used
+  int64_t ot_genes = 0;       // expression features the PCA saw
 
   // Per column: state, cells available, distinct cells used, reused draws
   // (rows - distinct) and the most uses of one cell; the row count per group;
@@ -162,6 +232,12 @@ struct Pairing {
 };
 
 Pairing pair_cells(const PairingInput& in, const PairingOptions& opt);
+
+// Ot: the cells that take part in the couplings (pairing_ot.cpp), ascending:
+// every cell of every state, except that a state with more than
+// opt.ot_max_cells cells contributes a seeded uniform subset of that size.
+// The caller builds PairingInput::ot_expression for exactly these cells.
+std::vector<int64_t> ot_sample_cells(const PairingInput& in, const PairingOptions& opt);
 
 // --- Mapping tables (pairing_mapping.cpp) ----------------------------------
 
@@ -204,6 +280,38 @@ void set_columns(Pairing& p, const PairingInput& in, int32_t anchor, const std::
                  const std::vector<std::string>& why);
 // Fills p.cells (row-major) from one vector per column, all of one length.
 void assemble(Pairing& p, const std::vector<std::vector<int64_t>>& columns);
+
+// Cells bucketed by key(cell) in [0, n_keys) (negative = left out), each
+// bucket in cell order: bucket k is cells[offsets[k] .. offsets[k+1]).
+struct Buckets {
+  std::vector<int64_t> offsets;
+  std::vector<int64_t> cells;
+  std::span<const int64_t> operator[](size_t k) const {
+    return std::span<const int64_t>(cells).subspan(static_cast<size_t>(offsets[k]),
+                                                   static_cast<size_t>(offsets[k + 1] - offsets[k]));
+  }
+};
+
+template <typename Key>
+Buckets bucket_cells(size_t n_cells, size_t n_keys, Key key) {
+  Buckets b;
+  b.offsets.assign(n_keys + 1, 0);
+  for (size_t i = 0; i < n_cells; ++i)
+    if (const int64_t k = key(i); k >= 0) ++b.offsets[static_cast<size_t>(k) + 1];
+  std::partial_sum(b.offsets.begin(), b.offsets.end(), b.offsets.begin());
+  b.cells.resize(static_cast<size_t>(b.offsets.back()));
+  std::vector<int64_t> next(b.offsets.begin(), b.offsets.end() - 1);
+  for (size_t i = 0; i < n_cells; ++i)
+    if (const int64_t k = key(i); k >= 0)
+      b.cells[static_cast<size_t>(next[static_cast<size_t>(k)]++)] = int64_t(i);
+  return b;
+}
+
+// The modes in files of their own.
+Pairing pair_lineage(const PairingInput& in, const PairingOptions& opt);  // pairing_lineage.cpp
+Pairing pair_ot(const PairingInput& in, const PairingOptions& opt);       // pairing_ot.cpp
+// Anchor::Largest is meaningless for Lineage and Ot: pg::Error.
+void require_source_anchor(const PairingInput& in, const PairingOptions& opt);
 }  // namespace detail
 
 }  // namespace pg::tokenise

@@ -15,6 +15,7 @@
 #include "tokenise/cell_scan.h"
 #include "tokenise/gene_ids.h"
 #include "tokenise/gene_selection.h"
+#include "tokenise/ot_features.h"
 #include "tokenise/vocabulary.h"
 
 namespace pg::tokenise {
@@ -46,8 +47,23 @@ void check_options(const TokeniseOptions& opt) {
   }
   if (opt.genes == GeneFilter::Hvg && opt.n_hvg <= 0) bad("--n-hvg", "must be positive");
   if (opt.model_input_size < 3) bad("--model-input-size", "must be at least 3 (<cls>, one gene, <eos>)");
-  if (opt.pairing.mode != PairingMode::Random && opt.group_keys.empty()) {
-    bad("--group-key", "is required for " + std::string(to_string(opt.pairing.mode)) + " pairing");
+  const PairingMode mode = opt.pairing.mode;
+  if ((mode == PairingMode::Stratified || mode == PairingMode::Mapping) && opt.group_keys.empty()) {
+    bad("--group-key", "is required for " + std::string(to_string(mode)) + " pairing");
+  }
+  if (mode == PairingMode::Lineage && opt.pairing.lineage_key.empty())
+    bad("--lineage-key", "is required for lineage pairing (the obs column with each cell's lineage/clone)");
+  if ((mode == PairingMode::Lineage || mode == PairingMode::Ot) &&
+      opt.pairing.anchor != PairingOptions::Anchor::Source)
+    bad("--pairing-anchor", "'largest' applies to random, stratified and mapping pairing only");
+  if (mode == PairingMode::Ot) {
+    const PairingOptions& p = opt.pairing;
+    if (!(p.ot_epsilon > 0) || !std::isfinite(p.ot_epsilon)) bad("--ot-epsilon", "must be a number > 0");
+    if (!(p.ot_unbalanced >= 0) || !std::isfinite(p.ot_unbalanced))
+      bad("--ot-unbalanced", "must be a number >= 0 (0 = balanced)");
+    if (p.ot_components < 1) bad("--ot-components", "must be at least 1");
+    if (p.ot_genes < 1) bad("--ot-genes", "must be at least 1");
+    if (p.ot_max_cells < 2) bad("--ot-max-cells", "must be at least 2");
   }
   if (opt.output.empty()) bad("-o", "an output store folder is required");
   if (std::filesystem::exists(opt.output) && !opt.overwrite) {
@@ -83,7 +99,9 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
   if (opt.source.empty()) opt.source = opt.time_order.front();
   // Grouping columns are carried into the store too: later stages condition
   // and stratify on them.
-  for (const auto& key : opt.group_keys) {
+  std::vector<std::string> carried_keys = opt.group_keys;
+  if (!opt.pairing.lineage_key.empty()) carried_keys.push_back(opt.pairing.lineage_key);
+  for (const auto& key : carried_keys) {
     if (std::find(opt.obs_keys.begin(), opt.obs_keys.end(), key) == opt.obs_keys.end())
       opt.obs_keys.push_back(key);
   }
@@ -262,7 +280,25 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
   pin.input_name = opt.input;
   pin.state_column = opt.time_key;
   pin.group_column = opt.group_keys.empty() ? "" : opt.group_keys.front();
+  pin.cell_lineage = std::move(scan.lineage);
+  pin.lineage_names = scan.lineages.labels();
+  pin.lineage_column = opt.pairing.lineage_key;
+  if (opt.pairing.mode == PairingMode::Ot) {
+    // One more pass: the expression of the cells the couplings see.
+    pin.ot_cells = ot_sample_cells(pin, opt.pairing);
+    const auto genes = ot_feature_genes(plan.slot_of_column, scan.gene_cells, opt.pairing.ot_genes);
+    pin.ot_n_genes = static_cast<int64_t>(genes.size());
+    pin.ot_expression =
+        ot_features(input, opt.chunk_cells, obs_columns_needed(opt), scan.used, pin.ot_cells, genes);
+    stage_done("ot_expression");
+  }
   Pairing pairing = pair_cells(pin, opt.pairing);
+  for (const auto& c : pairing.couplings) {
+    if (!c.converged)
+      result.warnings.push_back(
+          "the OT coupling " + c.from + " -> " + c.to + " stopped after " + std::to_string(c.iterations) +
+          " Sinkhorn iterations before converging; a larger --ot-epsilon converges faster");
+  }
   scan.state = std::move(pin.cell_state);
   pin = PairingInput{};
 
@@ -370,7 +406,22 @@ TokeniseResult tokenise(const TokeniseOptions& opt_in) {
   }
   s << "\n  sentences: mean length " << report["sentences"]["mean_length"].get<double>() << ", " << truncated
     << " truncated at " << opt.model_input_size << "\n  pairing " << to_string(opt.pairing.mode) << ": "
-    << pairing.n_rows << " rows x " << pairing.columns.size() << " states\n";
+    << pairing.n_rows << " rows x " << pairing.columns.size() << " states";
+  if (opt.pairing.mode == PairingMode::Lineage) {
+    s << " (" << pairing.lineage.lineages_paired << " lineages; " << pairing.dropped_groups.size()
+      << " dropped with " << pairing.lineage.rows_dropped << " rows; "
+      << pairing.lineage.source_without_lineage << " source cells without " << opt.pairing.lineage_key << ")";
+  }
+  s << "\n";
+  for (const auto& c : pairing.couplings) {
+    s << "    " << c.from << " -> " << c.to << ": entropy " << c.mean_entropy << " nats, "
+      << c.effective_targets << " effective targets, " << c.distinct_targets << " distinct drawn, mass "
+      << c.mass;
+    if (c.same_lineage >= 0)
+      s << ", same " << opt.pairing.lineage_key << " " << c.same_lineage << " (plan mass "
+        << c.same_lineage_mass << ")";
+    s << "\n";
+  }
   result.summary = s.str();
   return result;
 }

@@ -60,11 +60,13 @@ torch::Tensor unigram_log_probs(const CellData& data, const std::vector<int64_t>
 
 EvalSums evaluate_mask(pg::model::PerturbGenModelImpl& model, const PairedData& data,
                        const std::vector<int64_t>& rows, const std::vector<int64_t>& times, uint64_t seed,
-                       MaskSchedule schedule, const torch::Tensor& unigram, int64_t batch_size) {
+                       MaskSchedule schedule, const torch::Tensor& unigram, int64_t batch_size,
+                       bool other_source) {
   torch::NoGradGuard no_grad;
   EvalSums s;
   for_batches(rows, batch_size, [&](const std::vector<int64_t>& b) {
     auto batch = data.batch(b);
+    if (other_source) batch.model.src_ids = batch.model.src_ids.roll(-1, 0);
     for (int64_t t : times) {
       auto terms = mask_loss(model, batch, t, seed, eval_step(t), schedule);
       s.sum += terms.sum.item<double>();

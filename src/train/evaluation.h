@@ -27,9 +27,15 @@ struct EvalSums {
 torch::Tensor unigram_log_probs(const PairedData& data, const std::vector<int64_t>& rows,
                                 const std::vector<int64_t>& times, int64_t vocab_size);
 
+// `other_source`: every row's source sentence is replaced by the next row's
+// of its batch (the last takes the first's; batches of one row keep theirs),
+// the targets and masks unchanged. The loss increase over the true sources
+// measures how much the decoder uses the source cell (source dependence): 0
+// when the source says nothing about the target, as under random pairing.
 EvalSums evaluate_mask(pg::model::PerturbGenModelImpl& model, const PairedData& data,
                        const std::vector<int64_t>& rows, const std::vector<int64_t>& times, uint64_t seed,
-                       MaskSchedule schedule, const torch::Tensor& unigram, int64_t batch_size);
+                       MaskSchedule schedule, const torch::Tensor& unigram, int64_t batch_size,
+                       bool other_source = false);
 
 // The same over the cells' source-vocabulary tokens (pretraining).
 torch::Tensor unigram_log_probs(const CellData& data, const std::vector<int64_t>& rows, int64_t vocab_size);

@@ -155,6 +155,7 @@ StageModel build_stage_model(const TrainConfig& c, const pg::store::TokenStore& 
     d.pred_tps = training_times(c, data->n_times());
     d.context_tps = c.context_tps;
     d.context_mode = c.context_mode;
+    d.source_summary = c.source_summary;
     d.positional = positional_mode_from_string(c.positional);
     m.model = PerturbGenModel(mc, device);
     load_parameters(*m.model->encoder, enc.weights, kEncoderPrefix, c.encoder,

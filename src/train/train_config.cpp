@@ -72,6 +72,7 @@ nlohmann::json to_json(const TrainConfig& c) {
             {"context_tps", c.context_tps ? nlohmann::json(*c.context_tps) : nlohmann::json()},
             {"held_out_tps", c.held_out_tps},
             {"context_mode", c.context_mode},
+            {"source_summary", c.source_summary},
             {"cond_keys", c.cond_keys},
             {"max_length", c.max_length}}},
           {"count",

@@ -47,6 +47,7 @@ struct TrainConfig {
   std::optional<std::vector<int64_t>> context_tps;  // null: pred_tps
   std::vector<int64_t> held_out_tps;                // removed from pred_tps; validated on
   bool context_mode = true;
+  bool source_summary = false;  // DecoderConfig::source_summary of a new decoder
   std::vector<std::string> cond_keys;
   int64_t max_length = 0;  // target genes per sentence (pretrain: tokens per cell); 0: all
 

@@ -10,6 +10,7 @@
 #include <future>
 #include <iostream>
 #include <limits>
+#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -157,7 +158,7 @@ StepResult train_step(Run& r, const LocalBatch& b) {
   return out;
 }
 
-nlohmann::json evaluate(Run& r, const std::string& kind) {
+nlohmann::json evaluate(Run& r, const std::string& kind, bool other_source = false) {
   auto rows = rank_share(
       r.split.val, [&](int64_t i) { return r.length(i); }, r.dist->rank(), r.dist->world());
   EvalSums s;
@@ -165,7 +166,8 @@ nlohmann::json evaluate(Run& r, const std::string& kind) {
   if (r.c.stage == Stage::pretrain)
     s = evaluate_pretrain(*r.sm.encoder, *r.cells, rows, r.c.seed, r.schedule, r.unigram, bs);
   else if (r.c.stage == Stage::mask)
-    s = evaluate_mask(*r.sm.model, *r.paired, rows, r.eval_times, r.c.seed, r.schedule, r.unigram, bs);
+    s = evaluate_mask(*r.sm.model, *r.paired, rows, r.eval_times, r.c.seed, r.schedule, r.unigram,
+                      std::max<int64_t>(2, bs), other_source);
   else
     s = evaluate_count(*r.sm.model, *r.paired, rows, r.eval_times, r.sm.excluded_ids, r.baseline, bs,
                        r.embeddings.enabled() ? &r.embeddings : nullptr);
@@ -403,7 +405,26 @@ nlohmann::json run_training(TrainConfig config) {
   if (fs::exists(best))
     load_trainable(r, pg::model::to_torch(pg::io::SafeTensors::read(best.string())), best.string());
   auto final_eval = evaluate(r, "final");
+  nlohmann::json dependence;
+  if (c.stage == Stage::mask) {
+    // The same validation pairs with each target given another row's source.
+    const auto other = evaluate(r, "other_source", /*other_source=*/true);
+    const double a = final_eval["loss"].get<double>(), b = other["loss"].get<double>();
+    dependence = {{"loss", a},
+                  {"loss_other_source", b},
+                  {"nats_per_token", b - a},
+                  {"relative", a > 0 ? (b - a) / a : 0.0}};
+  }
   if (r.main()) {
+    if (!dependence.is_null()) {
+      r.summary["source_dependence"] = dependence;
+      std::ostringstream msg;
+      msg.precision(4);
+      msg << "source dependence: validation loss " << dependence["loss"].get<double>() << " -> "
+          << dependence["loss_other_source"].get<double>() << " nats/token with another cell's source (+"
+          << 100 * dependence["relative"].get<double>() << " %)";
+      r.progress->event({{"kind", "note"}, {"message", msg.str()}});
+    }
     r.summary["stage"] = to_string(c.stage);
     r.summary["steps"] = r.state.step;
     r.summary["epochs_done"] = r.state.epoch;

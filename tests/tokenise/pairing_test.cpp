@@ -297,9 +297,9 @@ TEST(PairingRandom, BadInputIsAnError) {
   strat.mode = PairingMode::Stratified;
   EXPECT_EQ(pg::test::error_of([&] { pair_cells(in, strat); }),
             "data.h5ad: pairing: group codes for 2 cells, states for 3");
-  EXPECT_EQ(
-      pg::test::error_of([] { pg::tokenise::parse_pairing_mode("stratify", "--pairing_mode"); }),
-      "<input>: --pairing_mode: unknown pairing mode 'stratify' (expected random, stratified or mapping)");
+  EXPECT_EQ(pg::test::error_of([] { pg::tokenise::parse_pairing_mode("stratify", "--pairing_mode"); }),
+            "<input>: --pairing_mode: unknown pairing mode 'stratify' "
+            "(expected random, stratified, mapping, lineage or ot)");
   EXPECT_EQ(pg::tokenise::parse_pairing_mode("mapping", "x"), PairingMode::Mapping);
 }
 

@@ -20,6 +20,7 @@
 
 #include "cli/plugin/launch.h"
 #include "cli/plugin/model_cli.h"
+#include "cli/plugin/small_model.h"
 #include "core/error.h"
 
 namespace pg::cli {
@@ -27,20 +28,11 @@ namespace {
 
 struct BenchmarkArgs {
   std::string input, time_key, time_order, holdout, vocab = "dataset", output, model, group_key, obs_keys;
-  std::string counts = "sample";
+  std::string counts = "sample", pairing = "random";
   bool allow_non_integer = false, overwrite = false;
-  int64_t n_hvg = 2000, max_length = 256, d_model = 64, layers = 2, heads = 4, head_dim = 16;
-  int64_t pretrain_epochs = 10, epochs = 30, count_epochs = 30, batch_size = 8, iterations = 20, seed = 42;
-  double lr = 1e-3;
+  int64_t n_hvg = 2000, iterations = 20;
+  SmallModelArgs model_args;
 };
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string w; std::getline(in, w, ',');)
-    if (!w.empty()) out.push_back(w);
-  return out;
-}
 
 void run_benchmark(const BenchmarkArgs& a) {
   namespace fs = std::filesystem;
@@ -65,23 +57,9 @@ void run_benchmark(const BenchmarkArgs& a) {
             << " time points\n"
             << std::flush;
 
-  std::vector<std::string> tok{"tokenise",
-                               a.input,
-                               "-o",
-                               (out / "store").string(),
-                               "--overwrite",
-                               "--time-key",
-                               a.time_key,
-                               "--time-order",
-                               a.time_order,
-                               "--vocab",
-                               a.vocab,
-                               "--genes",
-                               "hvg",
-                               "--n-hvg",
-                               std::to_string(a.n_hvg),
-                               "--seed",
-                               std::to_string(a.seed)};
+  auto tok =
+      benchmark_tokenise_args(a.input, out, a.time_key, a.time_order, a.vocab, a.pairing, a.model_args.seed);
+  tok.insert(tok.end(), {"--genes", "hvg", "--n-hvg", std::to_string(a.n_hvg)});
   std::string obs_keys = a.obs_keys;
   if (!a.group_key.empty() && ("," + obs_keys + ",").find("," + a.group_key + ",") == std::string::npos)
     obs_keys += (obs_keys.empty() ? "" : ",") + a.group_key;
@@ -90,78 +68,9 @@ void run_benchmark(const BenchmarkArgs& a) {
   std::cout << "== tokenise\n" << std::flush;
   run_self(tok, "tokenise");
 
-  const std::string seed = std::to_string(a.seed), lr = std::to_string(a.lr),
-                    batch = std::to_string(a.batch_size);
-  const std::vector<std::string> net{
-      "--layers",   std::to_string(a.layers),   "--heads",      std::to_string(a.heads),
-      "--head-dim", std::to_string(a.head_dim), "--max-length", std::to_string(a.max_length)};
-  const std::vector<std::string> run{"--seed",
-                                     seed,
-                                     "--overwrite",
-                                     "--progress",
-                                     "none",
-                                     "--lr",
-                                     lr,
-                                     "--batch-size",
-                                     batch,
-                                     "--split",
-                                     "random",
-                                     "--train-fraction",
-                                     "0.9",
-                                     "--test-fraction",
-                                     "0"};
+  const std::string seed = std::to_string(a.model_args.seed);
   std::string model = a.model;
-  if (model.empty()) {
-    std::cout << "== pretrain the source encoder\n" << std::flush;
-    std::vector<std::string> pre{"pretrain",
-                                 "--store",
-                                 (out / "store").string(),
-                                 "-o",
-                                 (out / "encoder").string(),
-                                 "--d-model",
-                                 std::to_string(a.d_model),
-                                 "--epochs",
-                                 std::to_string(a.pretrain_epochs)};
-    pre.insert(pre.end(), net.begin(), net.end());
-    pre.insert(pre.end(), run.begin(), run.end());
-    run_self(pre, "pretrain");
-    std::cout << "== train the decoder (mask stage) on time points " << a.time_order << " without "
-              << a.holdout << "\n"
-              << std::flush;
-    std::vector<std::string> mask{"train",
-                                  "--stage",
-                                  "mask",
-                                  "--store",
-                                  (out / "store").string(),
-                                  "--encoder",
-                                  (out / "encoder").string(),
-                                  "-o",
-                                  (out / "mask").string(),
-                                  "--epochs",
-                                  std::to_string(a.epochs),
-                                  "--pred-tps"};
-    mask.insert(mask.end(), trained.begin(), trained.end());
-    mask.insert(mask.end(), net.begin(), net.end());
-    mask.insert(mask.end(), run.begin(), run.end());
-    run_self(mask, "train --stage mask");
-    std::cout << "== train the count head\n" << std::flush;
-    std::vector<std::string> count{"train",
-                                   "--stage",
-                                   "count",
-                                   "--store",
-                                   (out / "store").string(),
-                                   "--from",
-                                   (out / "mask").string(),
-                                   "-o",
-                                   (out / "model").string(),
-                                   "--epochs",
-                                   std::to_string(a.count_epochs),
-                                   "--pred-tps"};
-    count.insert(count.end(), trained.begin(), trained.end());
-    count.insert(count.end(), run.begin(), run.end());
-    run_self(count, "train --stage count");
-    model = (out / "model").string();
-  }
+  if (model.empty()) model = train_small_model(a.model_args, out, trained);
   std::cout << "== generate " << a.holdout << " from every source cell (context: the observed time points)\n"
             << std::flush;
   run_self(
@@ -200,6 +109,8 @@ void add_benchmark_timepoints(CLI::App& app) {
   cmd->add_option("--holdout", a->holdout, "The time point to hold out (the last: extrapolation)")
       ->required();
   cmd->add_option("--vocab", a->vocab, "dataset or gc95M")->capture_default_str();
+  cmd->add_option("--pairing", a->pairing, "random | ot (source -> target pairing of the training pairs)")
+      ->capture_default_str();
   cmd->add_option("-o,--output", a->output, "Output folder (store, models, generated.h5ad, table.tsv)")
       ->required();
   cmd->add_option("--model", a->model, "A trained model to use instead of training one (same tokenisation)");
@@ -207,22 +118,11 @@ void add_benchmark_timepoints(CLI::App& app) {
   cmd->add_option("--obs-keys", a->obs_keys, "More obs columns to carry into the store (comma-separated)");
   cmd->add_flag("--allow-non-integer", a->allow_non_integer, "Accept non-integer expression values");
   cmd->add_option("--n-hvg", a->n_hvg, "Highly variable genes tokenised")->capture_default_str();
-  cmd->add_option("--max-length", a->max_length, "Genes per sentence in training")->capture_default_str();
-  cmd->add_option("--d-model", a->d_model, "Model width")->capture_default_str();
-  cmd->add_option("--layers", a->layers, "Blocks")->capture_default_str();
-  cmd->add_option("--heads", a->heads, "Attention heads")->capture_default_str();
-  cmd->add_option("--head-dim", a->head_dim, "Width per head")->capture_default_str();
-  cmd->add_option("--pretrain-epochs", a->pretrain_epochs, "Encoder pretraining epochs")
-      ->capture_default_str();
-  cmd->add_option("--epochs", a->epochs, "Mask-stage epochs")->capture_default_str();
-  cmd->add_option("--count-epochs", a->count_epochs, "Count-stage epochs")->capture_default_str();
-  cmd->add_option("--batch-size", a->batch_size, "Training batch")->capture_default_str();
-  cmd->add_option("--lr", a->lr, "Learning rate")->capture_default_str();
+  add_small_model_options(cmd, a->model_args);
   cmd->add_option("--iterations", a->iterations, "MaskGIT iterations")->capture_default_str();
   cmd->add_option("--counts", a->counts,
                   "Generated counts: sample (cells comparable with observed cells), mean or mu")
       ->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Seed of every step")->capture_default_str();
   cmd->add_flag("--overwrite", a->overwrite, "Reuse an existing output folder");
   cmd->callback(guarded([a] { run_benchmark(*a); }));
 }

@@ -16,7 +16,7 @@ struct TrainArgs {
   std::string config_file;  // read by expand_config before parsing
   std::string stage = "mask";
   int nproc = 1;
-  bool reference_dispersion = false, no_context = false;
+  bool reference_dispersion = false, no_context = false, source_summary = false;
   std::vector<int64_t> context_tps;
 };
 
@@ -87,6 +87,7 @@ void run(TrainArgs& a, const CLI::App* cmd) {
   c.stage = pg::train::parse_stage(a.stage);
   pg::train::apply_stage_defaults(c, cmd->count("--lr") > 0, cmd->count("--weight-decay") > 0);
   if (a.no_context) c.context_mode = false;
+  if (a.source_summary) c.source_summary = true;
   if (!a.context_tps.empty()) c.context_tps = a.context_tps;
   if (a.reference_dispersion) c.train_dispersion = false;
   if (a.nproc > 1 && launch_workers(a.nproc)) return;  // the parent only waits for its workers
@@ -113,6 +114,10 @@ void add_train(CLI::App& app) {
   cmd->add_option("--context-tps", a->context_tps, "Times used as context (default: --pred-tps)");
   cmd->add_option("--held-out-tps", c.held_out_tps, "Times left out of training and validated on (spec 8.3)");
   cmd->add_flag("--no-context", a->no_context, "Condition on the source only, not on the other times");
+  cmd->add_flag(
+      "--source-summary", a->source_summary,
+      "Mask stage: add a learned projection of the source cell's mean encoding to every decoder input "
+      "(not in the reference)");
   cmd->add_option("--cond-keys", c.cond_keys, "obs columns prepended as condition tokens");
   cmd->add_option("--loss", c.count_loss, "count stage: zinb, nb or mse")->capture_default_str();
   cmd->add_option("--size-factor", c.size_factor, "count stage: observed, predicted or none")

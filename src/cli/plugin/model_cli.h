@@ -17,11 +17,8 @@ void add_train(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_perturb(CLI::App& app);
 void add_atlas(CLI::App& app);
-void add_embed(
-    CLI::App& app);  // perturbgen embed --model M --store S -o OUT.h5ad  // perturbgen atlas --model M
-                     // --store S --genes-file F -o DIR  // perturbgen perturb --model M --store S --genes G
-                     // -o DIR              // perturbgen generate --model M --store S -o OUT.h5ad
+void add_embed(CLI::App& app);                 // perturbgen embed --model M --store S -o OUT.h5ad
 void add_benchmark_timepoints(CLI::App& app);  // perturbgen benchmark-timepoints INPUT ... --holdout S -o DIR
-                                               // // perturbgen train --stage mask|count, perturbgen pretrain
-
+// perturbgen benchmark-perturbation --control WT.h5ad --perturbed DIR ... -o DIR
+void add_benchmark_perturbation(CLI::App& app);
 }  // namespace pg::cli

@@ -36,4 +36,5 @@ extern "C" __attribute__((visibility("default"))) void perturbgen_model_register
   pg::cli::add_atlas(*app);
   pg::cli::add_embed(*app);
   pg::cli::add_benchmark_timepoints(*app);
+  pg::cli::add_benchmark_perturbation(*app);
 }
