@@ -131,7 +131,7 @@ pg::model::PerturbGenDecoder dummy_decoder(int64_t vocab, int64_t max_len) {
 }
 
 pg::model::DecoderContext dummy_context(pg::model::PerturbGenDecoderImpl& dec, int64_t B) {
-  pg::model::DecoderContext ctx{torch::randn({B, 3, 8}), torch::zeros({B, 3}, torch::kBool), {}};
+  pg::model::DecoderContext ctx{torch::randn({B, 3, 8}), torch::zeros({B, 3}, torch::kBool), {}, {}};
   dec.prepare(ctx);
   return ctx;
 }
