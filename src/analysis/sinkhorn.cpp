@@ -34,6 +34,26 @@ class Kernel {
     v.setOnes();
   }
 
+  // Scalings beyond e^±kAbsorb are folded into the potentials and K rebuilt.
+  void absorb_if_large(VectorXd& u, VectorXd& v) {
+    if (u.array().log().abs().maxCoeff() > kAbsorb || v.array().log().abs().maxCoeff() > kAbsorb) {
+      absorb(u, v);
+      rebuild();
+    }
+  }
+
+  // After an ε stage: absorbs the scalings; true (with `converged` set) when
+  // the run ends there, else halves ε towards `epsilon` for the next stage.
+  bool end_stage(VectorXd& u, VectorXd& v, bool final_stage, bool met, double epsilon, bool& converged) {
+    absorb(u, v);
+    if (final_stage || !met) {
+      converged = final_stage && met;
+      return true;
+    }
+    eps_ = std::max(epsilon, eps_ / 2);
+    return false;
+  }
+
   // In double arithmetic, stored as S (log_ab 0: exactly the kernel without the factor).
   void rebuild() {
     k_.resize(c_.rows(), c_.cols());
@@ -53,7 +73,8 @@ class Kernel {
 
 template <typename S>
 class Solver : Kernel<S> {
-  using Kernel<S>::c_, Kernel<S>::eps_, Kernel<S>::k_, Kernel<S>::absorb, Kernel<S>::rebuild;
+  using Kernel<S>::c_, Kernel<S>::eps_, Kernel<S>::k_, Kernel<S>::absorb_if_large, Kernel<S>::end_stage,
+      Kernel<S>::rebuild;
 
  public:
   explicit Solver(const Eigen::MatrixXf& c) : Kernel<S>(c, 0.0) {}
@@ -76,17 +97,9 @@ class Solver : Kernel<S> {
         u = a / rows.array().max(1e-300);
         v = b / (k_.transpose() * u.cast<S>()).template cast<double>().array().max(1e-300);
         ++out.iterations;
-        if (u.array().log().abs().maxCoeff() > kAbsorb || v.array().log().abs().maxCoeff() > kAbsorb) {
-          absorb(u, v);
-          rebuild();
-        }
+        absorb_if_large(u, v);
       }
-      absorb(u, v);
-      if (final_stage || !met) {
-        out.converged = final_stage && met;
-        break;
-      }
-      eps_ = std::max(opt.epsilon, eps_ / 2);
+      if (end_stage(u, v, final_stage, met, opt.epsilon, out.converged)) break;
     }
     rebuild();  // K now is the plan itself
     out.cost = cost();
@@ -105,8 +118,8 @@ class Solver : Kernel<S> {
 
 template <typename S>
 class PlanSolver : Kernel<S> {
-  using Kernel<S>::c_, Kernel<S>::f_, Kernel<S>::g_, Kernel<S>::eps_, Kernel<S>::k_, Kernel<S>::absorb,
-      Kernel<S>::rebuild;
+  using Kernel<S>::c_, Kernel<S>::f_, Kernel<S>::g_, Kernel<S>::eps_, Kernel<S>::k_,
+      Kernel<S>::absorb_if_large, Kernel<S>::end_stage, Kernel<S>::rebuild;
 
  public:
   explicit PlanSolver(const Eigen::MatrixXf& c)
@@ -142,17 +155,9 @@ class PlanSolver : Kernel<S> {
         v = (b / cols.array().max(1e-300)).pow(phi);
         if (!balanced) v.array() *= (-g_.array() / (opt.tau + eps_)).exp();
         ++out.iterations;
-        if (u.array().log().abs().maxCoeff() > kAbsorb || v.array().log().abs().maxCoeff() > kAbsorb) {
-          absorb(u, v);
-          rebuild();
-        }
+        absorb_if_large(u, v);
       }
-      absorb(u, v);
-      if (final_stage || !met) {
-        out.converged = final_stage && met;
-        break;
-      }
-      eps_ = std::max(opt.epsilon, eps_ / 2);
+      if (end_stage(u, v, final_stage, met, opt.epsilon, out.converged)) break;
     }
     rebuild();  // K now is the plan itself
     if constexpr (std::is_same_v<S, float>)
